@@ -1,0 +1,164 @@
+//! The SOAP 1.1 envelope of CWMP (TR-069 Amd 6 §3.5): reading any prefixes and namespace
+//! layouts, writing one canonical form.
+
+mod error;
+mod header;
+pub mod namespace;
+pub(crate) mod reader;
+pub(crate) mod writer;
+
+pub use error::SoapError;
+pub use header::Header;
+pub use namespace::{CwmpNamespace, CwmpVersion};
+
+use namespace::{Ns, SOAP_ENC, SOAP_ENV, XSD, XSI};
+use reader::Reader;
+use writer::Writer;
+
+use crate::limits::Limits;
+use crate::rpc::field::Field;
+use crate::rpc::{Body, SoapFault};
+
+/// One CWMP message: its namespace, header and body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// The CWMP namespace of the header and body elements.
+    pub namespace: CwmpNamespace,
+    /// The header elements.
+    pub header: Header,
+    /// The message.
+    pub body: Body,
+}
+
+impl Envelope {
+    /// A message with no header elements.
+    pub fn new(namespace: CwmpNamespace, body: impl Into<Body>) -> Self {
+        Self {
+            namespace,
+            header: Header::default(),
+            body: body.into(),
+        }
+    }
+
+    /// The same message with `cwmp:ID` set.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.header.id = Some(id.into());
+        self
+    }
+
+    /// Reads an envelope with the default [`Limits`].
+    pub fn parse(bytes: &[u8]) -> Result<Self, SoapError> {
+        Self::parse_with(bytes, &Limits::DEFAULT)
+    }
+
+    /// Reads an envelope.
+    ///
+    /// Elements are matched on namespace URI and local name, whatever their prefixes; the
+    /// CWMP namespace is taken from the body's message (else the header's elements). A UTF-8
+    /// byte-order mark is allowed; a DOCTYPE is refused. Content after the Body's first element
+    /// is ignored (`MaxEnvelopes` is 1).
+    pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Self, SoapError> {
+        if bytes.len() > limits.max_body_bytes {
+            return Err(SoapError::TooLarge {
+                max: limits.max_body_bytes,
+                len: bytes.len(),
+            });
+        }
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = std::str::from_utf8(bytes).map_err(|e| SoapError::NotUtf8 {
+            valid_up_to: e.valid_up_to(),
+        })?;
+        let mut r = Reader::new(text, limits);
+        let root = r.root()?;
+        if root.ns() != Ns::SoapEnv || root.local() != "Envelope" {
+            return Err(SoapError::NotSoapEnvelope {
+                name: root.qname().to_owned(),
+                namespace: r.namespace_of(&root),
+            });
+        }
+        let mut header = Header::default();
+        let mut header_ns = None;
+        let mut body = None;
+        while let Some(child) = r.next_child()? {
+            match (child.ns(), child.local()) {
+                (Ns::SoapEnv, "Header") => header_ns = header_ns.or(header.read(&mut r)?),
+                (Ns::SoapEnv, "Body") if body.is_none() => body = Some(read_body(&mut r)?),
+                _ => r.skip()?,
+            }
+        }
+        let (body_ns, body) = body.ok_or(SoapError::MissingBody)?;
+        let namespace = body_ns.or(header_ns).unwrap_or(CwmpNamespace::V1_0);
+        Ok(Self {
+            namespace,
+            header,
+            body,
+        })
+    }
+
+    /// Writes the envelope in canonical form: an XML declaration, then `soap-env:Envelope`
+    /// declaring `soap-env`, `soap-enc`, `xsd`, `xsi` and `cwmp` once, the header elements the
+    /// namespace defines, and the body.
+    pub fn write(&self) -> Vec<u8> {
+        let mut w = Writer::new(1024);
+        w.declaration();
+        w.start(
+            "soap-env:Envelope",
+            &[
+                ("xmlns:soap-env", SOAP_ENV),
+                ("xmlns:soap-enc", SOAP_ENC),
+                ("xmlns:xsd", XSD),
+                ("xmlns:xsi", XSI),
+                ("xmlns:cwmp", self.namespace.uri()),
+            ],
+        );
+        self.header.write(&mut w, self.namespace);
+        w.start("soap-env:Body", &[]);
+        self.body.write(&mut w);
+        w.end("soap-env:Body");
+        w.end("soap-env:Envelope");
+        w.into_bytes()
+    }
+
+    /// The CWMP version this envelope speaks: `UseCWMPVersion` if present; else the namespace's
+    /// version, raised to 1.4 by `SupportedCWMPVersions` or to 1.3 by `SessionTimeout` (headers
+    /// those versions introduced).
+    pub fn version(&self) -> CwmpVersion {
+        if let Some(v) = self.header.use_cwmp_version {
+            return v;
+        }
+        let base = self.namespace.base_version();
+        if base < CwmpVersion::V1_2 {
+            base
+        } else if self.header.supported_cwmp_versions.is_some() {
+            base.max(CwmpVersion::V1_4)
+        } else if self.header.session_timeout.is_some() {
+            base.max(CwmpVersion::V1_3)
+        } else {
+            base
+        }
+    }
+}
+
+/// Reads the Body: its first element is the message; the rest is skipped.
+fn read_body(r: &mut Reader<'_>) -> Result<(Option<CwmpNamespace>, Body), SoapError> {
+    let first = r.next_child()?.ok_or(SoapError::EmptyBody)?;
+    let read = match (first.ns(), first.local()) {
+        (Ns::SoapEnv, "Fault") => (None, Body::Fault(SoapFault::read(r, &first, None)?)),
+        (Ns::Cwmp(ns), _) => match Body::read_cwmp(r, &first)? {
+            Some(body) => (Some(ns), body),
+            None => return Err(unknown_message(r, &first)),
+        },
+        _ => return Err(unknown_message(r, &first)),
+    };
+    while r.next_child()?.is_some() {
+        r.skip()?;
+    }
+    Ok(read)
+}
+
+fn unknown_message(r: &Reader<'_>, el: &reader::Element<'_>) -> SoapError {
+    SoapError::UnknownMessage {
+        name: el.local().to_owned(),
+        namespace: r.namespace_of(el),
+    }
+}
