@@ -142,7 +142,7 @@ impl<T: ArrayItem> Field for Vec<T> {
     fn read(r: &mut Reader<'_>, el: &Element<'_>, max: Option<usize>) -> Result<Self, SoapError> {
         let limit = r.limits().max_list_len;
         let cap = T::MAX_OCCURS.map_or(limit, |m| m.min(limit));
-        let mut out = Vec::new();
+        let mut out = Self::new();
         while let Some(child) = r.next_child()? {
             let item = T::read(r, &child, max)?;
             push_bounded(&mut out, item, cap, el.local())?;

@@ -25,20 +25,13 @@ pub struct Header {
 }
 
 impl Header {
-    /// Reads the Header's children; returns the first CWMP namespace seen. Header elements are
-    /// matched by local name (any case) in a CWMP namespace or none.
-    pub(crate) fn read(&mut self, r: &mut Reader<'_>) -> Result<Option<CwmpNamespace>, SoapError> {
-        let mut seen = None;
+    /// Reads the Header's children. Header elements are matched by local name (any case) in
+    /// a CWMP namespace or none; others are skipped.
+    pub(crate) fn read(&mut self, r: &mut Reader<'_>) -> Result<(), SoapError> {
         while let Some(child) = r.next_child()? {
-            match child.ns() {
-                Ns::Cwmp(ns) => {
-                    seen.get_or_insert(ns);
-                }
-                Ns::None => {}
-                _ => {
-                    r.skip()?;
-                    continue;
-                }
+            if !matches!(child.ns(), Ns::Cwmp(_) | Ns::None) {
+                r.skip()?;
+                continue;
             }
             let name = child.local();
             let is = |n: &str| name.eq_ignore_ascii_case(n);
@@ -64,7 +57,7 @@ impl Header {
                 r.skip()?;
             }
         }
-        Ok(seen)
+        Ok(())
     }
 
     /// Writes the Header in namespace `ns`, or nothing if no element is set. Elements the

@@ -54,7 +54,8 @@ impl Envelope {
     /// Reads an envelope.
     ///
     /// Elements are matched on namespace URI and local name, whatever their prefixes; the
-    /// CWMP namespace is taken from the body's message (else the header's elements). A UTF-8
+    /// CWMP namespace is taken from the body's message, else from the first element in a CWMP
+    /// namespace (a header element, a fault's `cwmp:Fault`), else it is `cwmp-1-0`. A UTF-8
     /// byte-order mark is allowed; a DOCTYPE is refused. Content after the Body's first element
     /// is ignored (`MaxEnvelopes` is 1).
     pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Self, SoapError> {
@@ -77,17 +78,18 @@ impl Envelope {
             });
         }
         let mut header = Header::default();
-        let mut header_ns = None;
         let mut body = None;
         while let Some(child) = r.next_child()? {
             match (child.ns(), child.local()) {
-                (Ns::SoapEnv, "Header") => header_ns = header_ns.or(header.read(&mut r)?),
+                (Ns::SoapEnv, "Header") => header.read(&mut r)?,
                 (Ns::SoapEnv, "Body") if body.is_none() => body = Some(read_body(&mut r)?),
                 _ => r.skip()?,
             }
         }
         let (body_ns, body) = body.ok_or(SoapError::MissingBody)?;
-        let namespace = body_ns.or(header_ns).unwrap_or(CwmpNamespace::V1_0);
+        let namespace = body_ns
+            .or_else(|| r.first_cwmp_namespace())
+            .unwrap_or(CwmpNamespace::V1_0);
         Ok(Self {
             namespace,
             header,

@@ -14,7 +14,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
 
 use super::error::SoapError;
-use super::namespace::Ns;
+use super::namespace::{CwmpNamespace, Ns};
 use crate::limits::Limits;
 
 /// The reader; borrows the envelope text.
@@ -25,6 +25,8 @@ pub(crate) struct Reader<'a> {
     depth: usize,
     /// The element last handed out was `<x/>`: it has no content to consume.
     open_empty: bool,
+    /// The CWMP namespace of the first element met in one.
+    first_cwmp: Option<CwmpNamespace>,
 }
 
 /// An element start handed out by [`Reader::next_child`].
@@ -61,6 +63,7 @@ impl<'a> Reader<'a> {
             limits: *limits,
             depth: 0,
             open_empty: false,
+            first_cwmp: None,
         }
     }
 
@@ -76,12 +79,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The CWMP namespace of the first element read that is in one.
+    pub(crate) fn first_cwmp_namespace(&self) -> Option<CwmpNamespace> {
+        self.first_cwmp
+    }
+
     /// Reads the next raw event, classifying the namespace of element starts.
     fn event(&mut self) -> Result<(Ns, Event<'a>), SoapError> {
         match self.xml.read_resolved_event() {
-            Ok((ResolveResult::Bound(ns), ev)) => Ok((Ns::from_uri(ns.into_inner()), ev)),
-            Ok((ResolveResult::Unbound, ev)) => Ok((Ns::None, ev)),
-            Ok((ResolveResult::Unknown(_), ev)) => Ok((Ns::Other, ev)),
+            Ok((res, ev)) => {
+                let ns = classify(res);
+                if let Ns::Cwmp(cwmp) = ns {
+                    self.first_cwmp.get_or_insert(cwmp);
+                }
+                Ok((ns, ev))
+            }
             Err(e) => Err(self.xml_error(e)),
         }
     }

@@ -218,7 +218,7 @@ impl fmt::Display for DateTime {
         if self.nanosecond != 0 {
             let mut frac = self.nanosecond;
             let mut width = 9;
-            while frac % 10 == 0 {
+            while frac.is_multiple_of(10) {
                 frac /= 10;
                 width -= 1;
             }
@@ -236,7 +236,7 @@ impl fmt::Display for DateTime {
 }
 
 fn is_leap(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {

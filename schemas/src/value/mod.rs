@@ -223,7 +223,7 @@ pub(crate) fn parse_bool(t: &str) -> Option<bool> {
 }
 
 fn decode_hex(t: &str) -> Option<Vec<u8>> {
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     t.as_bytes()
