@@ -29,3 +29,8 @@ pub mod value;
 pub use limits::Limits;
 pub use rpc::Body;
 pub use soap::{Envelope, SoapError};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,3 @@
+//! End-to-end tests over loopback, one binary: each module drives real sockets.
+
+mod cwmp_over_http;
