@@ -316,7 +316,7 @@ impl Field for Voucher {
     }
 
     fn write(&self, w: &mut Writer, name: &str) {
-        w.leaf(name, &[], &Value::Base64(self.0.clone()).lexical());
+        w.leaf(name, &[], &crate::value::encode_base64(&self.0));
     }
 }
 

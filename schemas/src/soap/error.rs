@@ -34,9 +34,12 @@ pub enum SoapError {
     /// An entity reference other than the five predefined ones or a character reference.
     #[error("unknown entity reference `&{0};`")]
     UnknownEntity(String),
-    /// The input ended inside an element.
-    #[error("envelope ends before element `{0}` is closed")]
-    UnexpectedEof(String),
+    /// The input ended with elements still open.
+    #[error("envelope ends with {open} element(s) still open")]
+    UnexpectedEof {
+        /// How many elements were open.
+        open: usize,
+    },
     /// Elements nest deeper than [`Limits::max_depth`](crate::Limits::max_depth).
     #[error("elements nest deeper than the limit of {max}")]
     TooDeep {

@@ -132,16 +132,19 @@ impl<'a> Reader<'a> {
                     return Ok(None);
                 }
                 (_, Event::DocType(_)) => return Err(SoapError::DtdRefused),
-                (_, Event::Eof) => return Err(SoapError::UnexpectedEof(self.open_name())),
-                // Text between elements (indentation, mixed content), comments, PIs, the XML
-                // declaration and references outside leaf text carry nothing for CWMP.
+                (_, Event::Eof) => return Err(self.eof()),
+                (_, Event::GeneralRef(r)) => {
+                    resolve_reference(&r)?;
+                }
+                // Text between elements (indentation, mixed content), comments, PIs and the XML
+                // declaration carry nothing for CWMP.
                 _ => {}
             }
         }
     }
 
-    fn open_name(&self) -> String {
-        format!("depth {}", self.depth)
+    fn eof(&self) -> SoapError {
+        SoapError::UnexpectedEof { open: self.depth }
     }
 
     /// The text content of the element just handed out, with references resolved.
@@ -168,7 +171,7 @@ impl<'a> Reader<'a> {
                     });
                 }
                 (_, Event::DocType(_)) => return Err(SoapError::DtdRefused),
-                (_, Event::Eof) => return Err(SoapError::UnexpectedEof(element.to_owned())),
+                (_, Event::Eof) => return Err(self.eof()),
                 _ => continue,
             };
             let len = out.len() + piece.len();
@@ -198,7 +201,7 @@ impl<'a> Reader<'a> {
                 (_, Event::Start(_)) => self.enter()?,
                 (_, Event::End(_)) => self.depth -= 1,
                 (_, Event::DocType(_)) => return Err(SoapError::DtdRefused),
-                (_, Event::Eof) => return Err(SoapError::UnexpectedEof(self.open_name())),
+                (_, Event::Eof) => return Err(self.eof()),
                 (_, Event::GeneralRef(r)) => {
                     resolve_reference(&r)?;
                 }
@@ -257,7 +260,7 @@ impl<'a> Reader<'a> {
                     return Ok(Element { ns, start });
                 }
                 (_, Event::DocType(_)) => return Err(SoapError::DtdRefused),
-                (_, Event::Eof) => return Err(SoapError::UnexpectedEof("the root".into())),
+                (_, Event::Eof) => return Err(self.eof()),
                 (_, Event::Text(t)) if !t.xml10_content().trim().is_empty() => {
                     return Err(SoapError::Xml {
                         position: self.xml.buffer_position(),

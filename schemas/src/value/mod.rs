@@ -174,7 +174,7 @@ impl Value {
             Self::UnsignedLong(n) => Cow::Owned(n.to_string()),
             Self::Boolean(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
             Self::DateTime(t) => Cow::Owned(t.to_string()),
-            Self::Base64(b) => Cow::Owned(BASE64.encode(b)),
+            Self::Base64(b) => Cow::Owned(encode_base64(b)),
             Self::HexBinary(b) => Cow::Owned(encode_hex(b)),
         }
     }
@@ -220,6 +220,11 @@ pub(crate) fn parse_bool(t: &str) -> Option<bool> {
         _ if t.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
+}
+
+/// `xsd:base64Binary` in canonical form: standard alphabet, padded, no line breaks.
+pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+    BASE64.encode(bytes)
 }
 
 fn decode_hex(t: &str) -> Option<Vec<u8>> {
