@@ -5,6 +5,8 @@
 //! each read the allocator's ceiling is set to what is allocated now plus the budget; a read
 //! that wanted more would abort the process, failing the test.
 
+// Shared with the emit-samples example; this test needs only the envelopes, not the writer.
+#[allow(dead_code)]
 #[path = "../examples/emit-samples/samples.rs"]
 mod samples;
 
