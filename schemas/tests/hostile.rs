@@ -79,6 +79,8 @@ fn crafted() -> Vec<Vec<u8>> {
         env(&format!("<c:GetRPCMethodsResponse><MethodList><string>{}</string></MethodList></c:GetRPCMethodsResponse>", "M".repeat(1_000_000))),
         env(&format!("<c:Inform><ParameterList><ParameterValueStruct><Value>{}</Value></ParameterValueStruct></ParameterList></c:Inform>", "&amp;".repeat(200_000))),
         env(&format!("<c:Reboot {}/>", (0..5000).map(|i| format!("xmlns:p{i}=\"urn:x{i}\"")).collect::<Vec<_>>().join(" "))),
+        // An array that announces four billion entries and holds one.
+        env(&format!("<c:GetParameterValuesResponse><ParameterList xmlns:e=\"http://schemas.xmlsoap.org/soap/encoding/\" e:arrayType=\"c:ParameterValueStruct[4000000000]\">{pvs}</ParameterList></c:GetParameterValuesResponse>")),
         b"<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><l>&b;</l>".to_vec(),
         b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>".to_vec(),
         vec![b'<'; 5 * 1024 * 1024],

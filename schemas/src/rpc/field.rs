@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use crate::soap::SoapError;
+use crate::soap::namespace::Ns;
 use crate::soap::reader::{Element, Reader};
 use crate::soap::writer::Writer;
 use crate::value::{DateTime, parse_bool};
@@ -142,7 +143,20 @@ impl<T: ArrayItem> Field for Vec<T> {
     fn read(r: &mut Reader<'_>, el: &Element<'_>, max: Option<usize>) -> Result<Self, SoapError> {
         let limit = r.limits().max_list_len;
         let cap = T::MAX_OCCURS.map_or(limit, |m| m.min(limit));
-        let mut out = Self::new();
+        // `arrayType="cwmp:ParameterValueStruct[200]"` announces the count. It is only a hint
+        // (real devices get it wrong): it sizes the list up front, bounded by what the rest of
+        // the input could hold at 32 bytes an item, so a false count cannot inflate memory.
+        let announced = r
+            .attribute(el, Ns::SoapEnc, "arrayType")?
+            .and_then(|t| {
+                t.rsplit_once('[')?
+                    .1
+                    .strip_suffix(']')?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        let mut out = Self::with_capacity(announced.min(cap).min(r.remaining() / 32));
         while let Some(child) = r.next_child()? {
             let item = T::read(r, &child, max)?;
             push_bounded(&mut out, item, cap, el.local())?;
@@ -294,28 +308,38 @@ impl Field for crate::value::Value {
     /// scope; a prefix bound to nothing known (a common slip: `xsd:` used but never declared)
     /// falls back to the local name. No `xsi:type` reads as a string.
     fn read(r: &mut Reader<'_>, el: &Element<'_>, _: Option<usize>) -> Result<Self, SoapError> {
-        use crate::soap::namespace::Ns;
         use crate::value::XsdType;
 
-        // The type must be resolved before the text: reading to the end tag pops the element's
+        /// What `xsi:type` declared.
+        enum Declared {
+            Known(XsdType),
+            OtherXsd(String),
+            Untyped,
+        }
+        // The type must be resolved before the text: reading to the end tag ends the element's
         // namespace scope.
-        let declared = r.attribute(el, Ns::Xsi, "type")?;
-        let resolved = declared.as_deref().map(|q| {
-            let (ns, local) = r.resolve_qname(q);
-            (ns, local.to_owned())
-        });
+        let declared = match r.attribute(el, Ns::Xsi, "type")? {
+            None => Declared::Untyped,
+            Some(qname) => match r.resolve_qname(&qname) {
+                (ns @ (Ns::Xsd | Ns::SoapEnc | Ns::Other | Ns::None), local) => {
+                    match XsdType::from_name(local) {
+                        Some(ty) => Declared::Known(ty),
+                        None if ns == Ns::Xsd => Declared::OtherXsd(local.to_owned()),
+                        None => Declared::Untyped,
+                    }
+                }
+                _ => Declared::Untyped,
+            },
+        };
         let cap = r.limits().max_value_len;
         let text = r.text(el.local(), cap)?;
-        Ok(match resolved {
-            None => Self::String(text.into_owned()),
-            Some((ns, local)) => match (XsdType::from_name(&local), ns) {
-                (Some(ty), Ns::Xsd | Ns::SoapEnc | Ns::Other | Ns::None) => Self::parse(ty, &text),
-                (None, Ns::Xsd) => Self::Other {
-                    type_name: local,
-                    text: text.into_owned(),
-                },
-                _ => Self::String(text.into_owned()),
+        Ok(match declared {
+            Declared::Known(ty) => Self::parse(ty, &text),
+            Declared::OtherXsd(type_name) => Self::Other {
+                type_name,
+                text: text.into_owned(),
             },
+            Declared::Untyped => Self::String(text.into_owned()),
         })
     }
 

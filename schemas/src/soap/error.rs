@@ -15,10 +15,10 @@ pub enum SoapError {
         len: usize,
     },
     /// The body is not UTF-8 (CWMP requires UTF-8).
-    #[error("envelope is not valid UTF-8 (byte {valid_up_to} starts an invalid sequence)")]
+    #[error("envelope is not valid UTF-8 (near byte {position})")]
     NotUtf8 {
-        /// Length of the valid prefix.
-        valid_up_to: usize,
+        /// Byte offset of the piece holding the invalid sequence.
+        position: u64,
     },
     /// The XML itself is malformed.
     #[error("malformed XML at byte {position}: {message}")]
@@ -43,6 +43,13 @@ pub enum SoapError {
     /// Elements nest deeper than [`Limits::max_depth`](crate::Limits::max_depth).
     #[error("elements nest deeper than the limit of {max}")]
     TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// More namespace bindings in scope than
+    /// [`Limits::max_namespace_bindings`](crate::Limits::max_namespace_bindings).
+    #[error("more than {max} namespace bindings in scope")]
+    TooManyNamespaces {
         /// The limit.
         max: usize,
     },

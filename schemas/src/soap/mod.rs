@@ -5,6 +5,7 @@ mod error;
 mod header;
 pub mod namespace;
 pub(crate) mod reader;
+mod scope;
 pub(crate) mod writer;
 
 pub use error::SoapError;
@@ -66,10 +67,7 @@ impl Envelope {
             });
         }
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let text = std::str::from_utf8(bytes).map_err(|e| SoapError::NotUtf8 {
-            valid_up_to: e.valid_up_to(),
-        })?;
-        let mut r = Reader::new(text, limits);
+        let mut r = Reader::new(bytes, limits);
         let root = r.root()?;
         if root.ns() != Ns::SoapEnv || root.local() != "Envelope" {
             return Err(SoapError::NotSoapEnvelope {
