@@ -1,8 +1,9 @@
 //! CWMP (TR-069) wire formats, with no I/O.
 //!
-//! - [`soap`]: the SOAP 1.1 envelope, read leniently over `quick_xml::NsReader` (namespaces by
+//! - [`soap`]: the SOAP 1.1 envelope, read leniently over quick-xml's tokenizer (namespaces by
 //!   URI, never by prefix; any CWMP namespace 1-0 to 1-2 and the non-standard 1-3/1-4) and
-//!   written canonically with one declared prefix set, validating against the BBF schemas.
+//!   written canonically with `quick_xml::Writer` and one declared prefix set, validating
+//!   against the BBF schemas.
 //! - [`rpc`]: every message of CWMP 1.0-1.4 in both directions, the SOAP Fault with its CWMP
 //!   detail, and the fault codes.
 //! - [`value`]: typed parameter values and `dateTime`.

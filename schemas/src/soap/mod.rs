@@ -162,3 +162,49 @@ fn unknown_message(r: &Reader<'_>, el: &reader::Element<'_>) -> SoapError {
         namespace: r.namespace_of(el),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::Inform;
+
+    fn version(ns: CwmpNamespace, edit: impl FnOnce(&mut Header)) -> CwmpVersion {
+        let mut env = Envelope::new(ns, Inform::default());
+        edit(&mut env.header);
+        env.version()
+    }
+
+    #[test]
+    fn version_comes_from_the_namespace_and_the_headers() {
+        assert_eq!(version(CwmpNamespace::V1_0, |_| {}), CwmpVersion::V1_0);
+        assert_eq!(version(CwmpNamespace::V1_1, |_| {}), CwmpVersion::V1_1);
+        assert_eq!(version(CwmpNamespace::V1_2, |_| {}), CwmpVersion::V1_2);
+        let timeout = |h: &mut Header| h.session_timeout = Some(30);
+        assert_eq!(version(CwmpNamespace::V1_2, timeout), CwmpVersion::V1_3);
+        let supported = |h: &mut Header| h.supported_cwmp_versions = Some(vec![CwmpVersion::V1_4]);
+        assert_eq!(version(CwmpNamespace::V1_2, supported), CwmpVersion::V1_4);
+        let chosen = |h: &mut Header| {
+            h.supported_cwmp_versions = Some(CwmpVersion::ALL.to_vec());
+            h.use_cwmp_version = Some(CwmpVersion::V1_3);
+        };
+        assert_eq!(version(CwmpNamespace::V1_2, chosen), CwmpVersion::V1_3);
+        assert_eq!(
+            version(CwmpNamespace::NonStandardV1_4, |_| {}),
+            CwmpVersion::V1_4
+        );
+        // Headers of later versions do not raise a 1.0 or 1.1 namespace.
+        assert_eq!(version(CwmpNamespace::V1_1, timeout), CwmpVersion::V1_1);
+    }
+
+    #[test]
+    fn non_standard_namespaces_are_read_and_written_as_cwmp_1_2() {
+        let xml = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+            xmlns:c="urn:dslforum-org:cwmp-1-3"><s:Body><c:Reboot/></s:Body></s:Envelope>"#;
+        let env = Envelope::parse(xml).unwrap();
+        assert_eq!(env.namespace, CwmpNamespace::NonStandardV1_3);
+        assert_eq!(env.version(), CwmpVersion::V1_3);
+        let written = String::from_utf8(env.write()).unwrap();
+        assert!(written.contains("urn:dslforum-org:cwmp-1-2"), "{written}");
+        assert!(!written.contains("cwmp-1-3"), "{written}");
+    }
+}
