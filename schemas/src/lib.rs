@@ -8,6 +8,7 @@
 //!   detail, and the fault codes.
 //! - [`value`]: typed parameter values and `dateTime`.
 //! - [`path`]: parameter names and partial paths.
+//! - [`model`]: TR-181 data-model metadata (types, access, notification rules).
 //! - [`Limits`]: bounds on everything read from the wire.
 //!
 //! ```
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod limits;
+pub mod model;
 pub mod path;
 pub mod rpc;
 pub mod soap;

@@ -1,0 +1,1 @@
+//! The Connection Request server (§3.2.2).

@@ -1,0 +1,12 @@
+//! A TR-069 (CWMP) CPE agent: data model, CWMP sessions, every ACS->CPE RPC, events and retries
+//! that survive a crash, the HTTP(S) transport, and the Connection Request server.
+//!
+//! Protocol logic is sans-IO ([`session`], [`events`]); the async drivers ([`transport`],
+//! [`connreq`]) are thin.
+
+pub mod connreq;
+pub mod events;
+pub mod model;
+pub mod rpc;
+pub mod session;
+pub mod transport;

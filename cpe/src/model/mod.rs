@@ -1,0 +1,1 @@
+//! The device data model: objects, parameters, attributes, profiles and backends.

@@ -1,0 +1,1 @@
+//! The HTTP(S) client of a CWMP session: one connection per session (§3.4).
