@@ -7,6 +7,7 @@
 pub mod connreq;
 pub mod events;
 pub mod model;
+pub mod persist;
 pub mod rpc;
 pub mod session;
 pub mod transport;
