@@ -139,6 +139,37 @@ impl Envelope {
     }
 }
 
+/// Reads only the Header of an envelope, best effort: what a receiver needs to answer a message
+/// it could not read in full with a Fault carrying the request's `cwmp:ID` (TR-069 §3.5:
+/// a response carries its request's ID). `None` if not even the Header can be read.
+pub fn peek_header(bytes: &[u8]) -> Option<(CwmpNamespace, Header)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut r = Reader::new(bytes, &Limits::DEFAULT);
+    let root = r.root().ok()?;
+    if root.ns() != Ns::SoapEnv || root.local() != "Envelope" {
+        return None;
+    }
+    let mut header = Header::default();
+    while let Some(child) = r.next_child().ok()? {
+        match (child.ns(), child.local()) {
+            (Ns::SoapEnv, "Header") => header.read(&mut r).ok()?,
+            (Ns::SoapEnv, "Body") => {
+                // The body's first element names the namespace, as in a full read.
+                let first = r.next_child().ok().flatten();
+                if let Some(Ns::Cwmp(ns)) = first.as_ref().map(reader::Element::ns) {
+                    return Some((ns, header));
+                }
+                break;
+            }
+            _ => r.skip().ok()?,
+        }
+    }
+    Some((
+        r.first_cwmp_namespace().unwrap_or(CwmpNamespace::V1_0),
+        header,
+    ))
+}
+
 /// Reads the Body: its first element is the message; the rest is skipped.
 fn read_body(r: &mut Reader<'_>) -> Result<(Option<CwmpNamespace>, Body), SoapError> {
     let first = r.next_child()?.ok_or(SoapError::EmptyBody)?;
@@ -194,6 +225,23 @@ mod tests {
         );
         // Headers of later versions do not raise a 1.0 or 1.1 namespace.
         assert_eq!(version(CwmpNamespace::V1_1, timeout), CwmpVersion::V1_1);
+    }
+
+    #[test]
+    fn the_header_of_an_unreadable_request_can_still_be_peeked() {
+        let xml = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+            xmlns:c="urn:dslforum-org:cwmp-1-1"><s:Header><c:ID s:mustUnderstand="1">r-7</c:ID>
+            </s:Header><s:Body><c:X_Vendor_Frobnicate/></s:Body></s:Envelope>"#;
+        assert!(matches!(
+            Envelope::parse(xml),
+            Err(SoapError::UnknownMessage { .. })
+        ));
+        let (ns, header) = peek_header(xml).unwrap();
+        assert_eq!(
+            (ns, header.id.as_deref()),
+            (CwmpNamespace::V1_1, Some("r-7"))
+        );
+        assert_eq!(peek_header(b"not xml"), None);
     }
 
     #[test]
