@@ -1,0 +1,497 @@
+//! The agent's configuration: a TOML file (`cpe run --config FILE`), every field optional,
+//! overridden by command-line flags and `CPE_*` environment variables.
+//!
+//! ```toml
+//! [acs]
+//! url = "https://acs.example.net:7547/"   # else learned from DHCP option 43
+//! username = "cpe"
+//! password = "secret"
+//!
+//! [tls]
+//! ca_file = "/etc/cpe/acs-ca.pem"          # default: the system bundle
+//! client_cert = "/etc/cpe/cpe.pem"         # for ACSes that demand mutual TLS
+//! client_key = "/etc/cpe/cpe.key"
+//! insecure = false                         # never verify: only when set here
+//!
+//! [proxy]
+//! url = "http://proxy.example.net:3128"
+//!
+//! [device]
+//! profile = "/etc/cpe/profile.toml"        # default: the built-in gateway profile
+//! serial = "EX0123456789"
+//!
+//! [connection_request]
+//! listen = "0.0.0.0:7547"
+//!
+//! [session]
+//! max_version = "1.4"                      # 1.0 to 1.4
+//! timeout = 30                             # seconds, 5 to 3600
+//!
+//! [state]
+//! dir = "/var/lib/cpe"
+//!
+//! [log]
+//! format = "text"                          # or "json"
+//!
+//! [commands]                               # what Reboot etc. do on the host
+//! reboot = ["systemctl", "reboot"]         # default: restart the agent's own state
+//! factory_reset = ["/usr/sbin/factory-reset"]
+//! firmware_apply = ["/usr/sbin/fw-apply", "{file}"]
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schemas::soap::CwmpVersion;
+use serde::Deserialize;
+
+/// Where state lives when nothing else says.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/cpe";
+
+/// Why a configuration was refused: each variant names the field.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the field and line.
+        message: String,
+    },
+    /// A value outside what the field allows.
+    #[error("`{field}` = {value}: {allowed}")]
+    Invalid {
+        /// The field, as written in the file (`session.timeout`).
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+}
+
+/// The configuration file as written; every field optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[acs]`.
+    #[serde(default)]
+    pub acs: AcsSection,
+    /// `[tls]`.
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// `[proxy]`.
+    #[serde(default)]
+    pub proxy: ProxySection,
+    /// `[device]`.
+    #[serde(default)]
+    pub device: DeviceSection,
+    /// `[connection_request]`.
+    #[serde(default)]
+    pub connection_request: ConnectionRequestSection,
+    /// `[session]`.
+    #[serde(default)]
+    pub session: SessionSection,
+    /// `[state]`.
+    #[serde(default)]
+    pub state: StateSection,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: LogSection,
+    /// `[commands]`.
+    #[serde(default)]
+    pub commands: Commands,
+}
+
+/// `[acs]`: the ACS to call (TR-069 `ManagementServer.URL`, `Username`, `Password`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcsSection {
+    /// The ACS URL.
+    pub url: Option<String>,
+    /// User name for HTTP authentication to the ACS.
+    pub username: Option<String>,
+    /// Password for HTTP authentication to the ACS.
+    pub password: Option<String>,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM file of the CAs trusted for the ACS; default the system bundle.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain, for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub client_key: Option<PathBuf>,
+    /// Skip certificate verification. Only ever from this explicit setting.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// `[proxy]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySection {
+    /// `http://host:port` of an HTTP proxy for all outbound traffic.
+    pub url: Option<String>,
+}
+
+/// `[device]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSection {
+    /// Profile file (TOML, or a genieacs-sim CSV); default the built-in gateway.
+    pub profile: Option<PathBuf>,
+    /// Serial number, overriding the profile's.
+    pub serial: Option<String>,
+}
+
+/// `[connection_request]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionRequestSection {
+    /// Address the Connection Request server listens on.
+    pub listen: Option<String>,
+}
+
+/// `[session]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    /// Highest CWMP version offered.
+    pub max_version: Option<String>,
+    /// Session timeout in seconds.
+    pub timeout: Option<u64>,
+}
+
+/// `[state]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// Directory of the agent's state files and control socket.
+    pub dir: Option<PathBuf>,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: Option<String>,
+}
+
+/// `[commands]`: host commands for what the agent cannot do itself. Each is an argv; an empty
+/// or absent one means the built-in behaviour.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Commands {
+    /// Run after a Reboot's session ends; default: restart the agent's own state machine.
+    #[serde(default)]
+    pub reboot: Vec<String>,
+    /// Run after a FactoryReset's session ends; default: return to the profile.
+    #[serde(default)]
+    pub factory_reset: Vec<String>,
+    /// Run with a downloaded firmware image (`{file}` is replaced by its path).
+    #[serde(default)]
+    pub firmware_apply: Vec<String>,
+}
+
+/// Values given on the command line or in `CPE_*` variables; they beat the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--acs-url` / `CPE_ACS_URL`.
+    pub acs_url: Option<String>,
+    /// `--state-dir` / `CPE_STATE_DIR`.
+    pub state_dir: Option<PathBuf>,
+    /// `--profile` / `CPE_PROFILE`.
+    pub profile: Option<PathBuf>,
+    /// `--serial` / `CPE_SERIAL`.
+    pub serial: Option<String>,
+    /// `--connreq-listen` / `CPE_CONNREQ_LISTEN`.
+    pub connreq_listen: Option<String>,
+    /// `--log-format` / `CPE_LOG_FORMAT`.
+    pub log_format: Option<String>,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The checked configuration the agent runs with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// ACS URL from the configuration, if any (DHCP or the ACS itself may set it later).
+    pub acs_url: Option<String>,
+    /// ACS user name.
+    pub acs_username: String,
+    /// ACS password.
+    pub acs_password: String,
+    /// Trusted CAs for the ACS.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key, both or neither.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// HTTP proxy URL.
+    pub proxy: Option<String>,
+    /// Profile file; `None` for the built-in gateway.
+    pub profile: Option<PathBuf>,
+    /// Serial number override.
+    pub serial: Option<String>,
+    /// Connection Request listen address.
+    pub connreq_listen: SocketAddr,
+    /// Highest CWMP version offered.
+    pub max_version: CwmpVersion,
+    /// Session timeout.
+    pub session_timeout: Duration,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Host commands.
+    pub commands: Commands,
+}
+
+impl Config {
+    /// Reads `path` (if given), applies `overrides`, and checks every value.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, overrides)
+    }
+
+    /// Applies `overrides` to `file` and checks every value.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let acs_url = o.acs_url.or(file.acs.url).filter(|u| !u.is_empty());
+        if let Some(url) = &acs_url {
+            check_url("acs.url", url, &["http://", "https://"])?;
+        }
+        let proxy = file.proxy.url.filter(|u| !u.is_empty());
+        if let Some(url) = &proxy {
+            check_url("proxy.url", url, &["http://"])?;
+        }
+        let client_identity = match (file.tls.client_cert, file.tls.client_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (cert, _) => {
+                return Err(ConfigError::Invalid {
+                    field: if cert.is_some() {
+                        "tls.client_key"
+                    } else {
+                        "tls.client_cert"
+                    },
+                    value: "(missing)".into(),
+                    allowed: "tls.client_cert and tls.client_key go together",
+                });
+            }
+        };
+        let listen = o.connreq_listen.or(file.connection_request.listen);
+        let connreq_listen = match listen.as_deref() {
+            None => SocketAddr::from(([0, 0, 0, 0], 7547)),
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                field: "connection_request.listen",
+                value: text.into(),
+                allowed: "an address and port, e.g. 0.0.0.0:7547 or [::]:7547",
+            })?,
+        };
+        let max_version = match file.session.max_version.as_deref() {
+            None => CwmpVersion::V1_4,
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                field: "session.max_version",
+                value: text.into(),
+                allowed: "one of 1.0, 1.1, 1.2, 1.3, 1.4",
+            })?,
+        };
+        let timeout = file.session.timeout.unwrap_or(30);
+        if !(5..=3600).contains(&timeout) {
+            return Err(ConfigError::Invalid {
+                field: "session.timeout",
+                value: timeout.to_string(),
+                allowed: "seconds, from 5 to 3600",
+            });
+        }
+        let log_format = match o.log_format.or(file.log.format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    field: "log.format",
+                    value: other.into(),
+                    allowed: "text or json",
+                });
+            }
+        };
+        if let Some(serial) = o.serial.as_ref().or(file.device.serial.as_ref())
+            && (serial.is_empty() || serial.len() > 64)
+        {
+            return Err(ConfigError::Invalid {
+                field: "device.serial",
+                value: serial.clone(),
+                allowed: "1 to 64 characters (DeviceIdStruct SerialNumber)",
+            });
+        }
+        Ok(Self {
+            acs_url,
+            acs_username: file.acs.username.unwrap_or_default(),
+            acs_password: file.acs.password.unwrap_or_default(),
+            ca_file: file.tls.ca_file,
+            client_identity,
+            insecure: file.tls.insecure,
+            proxy,
+            profile: o.profile.or(file.device.profile),
+            serial: o.serial.or(file.device.serial),
+            connreq_listen,
+            max_version,
+            session_timeout: Duration::from_secs(timeout),
+            state_dir: o
+                .state_dir
+                .or(file.state.dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            log_format,
+            commands: file.commands,
+        })
+    }
+}
+
+impl FileConfig {
+    /// Reads and parses a configuration file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+}
+
+fn check_url(field: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let ok = schemes.iter().any(|s| {
+        url.get(..s.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(s))
+            && url.len() > s.len()
+    });
+    if ok && !url.contains(char::is_whitespace) && url.len() <= 256 {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        field,
+        value: url.into(),
+        allowed: if schemes.len() > 1 {
+            "an http:// or https:// URL of at most 256 characters"
+        } else {
+            "an http:// URL of at most 256 characters"
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: "test.toml".into(),
+            message: e.to_string(),
+        })?;
+        Config::resolve(file, Overrides::default())
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.acs_url, None);
+        assert_eq!(c.connreq_listen, "0.0.0.0:7547".parse().unwrap());
+        assert_eq!(c.max_version, CwmpVersion::V1_4);
+        assert_eq!(c.session_timeout, Duration::from_secs(30));
+        assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(!c.insecure);
+    }
+
+    #[test]
+    fn flags_and_environment_beat_the_file() {
+        let file: FileConfig =
+            toml::from_str("[acs]\nurl = \"http://a/\"\n[state]\ndir = \"/x\"").unwrap();
+        let o = Overrides {
+            acs_url: Some("https://b/".into()),
+            state_dir: Some("/y".into()),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(file, o).unwrap();
+        assert_eq!(c.acs_url.as_deref(), Some("https://b/"));
+        assert_eq!(c.state_dir, PathBuf::from("/y"));
+    }
+
+    #[test]
+    fn bad_values_name_the_field_and_the_allowed_range() {
+        let err = parse("[session]\ntimeout = 2").unwrap_err().to_string();
+        assert_eq!(err, "`session.timeout` = 2: seconds, from 5 to 3600");
+        let err = parse("[acs]\nurl = \"ftp://x\"").unwrap_err().to_string();
+        assert!(
+            err.starts_with("`acs.url` = ftp://x: an http:// or https:// URL"),
+            "{err}"
+        );
+        let err = parse("[session]\nmax_version = \"2.0\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("session.max_version") && err.contains("1.4"),
+            "{err}"
+        );
+        let err = parse("[connection_request]\nlisten = \"7547\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("connection_request.listen"), "{err}");
+        let err = parse("[tls]\nclient_cert = \"/c.pem\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tls.client_key"), "{err}");
+        let err = parse("[log]\nformat = \"xml\"").unwrap_err().to_string();
+        assert_eq!(err, "`log.format` = xml: text or json");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name() {
+        let err = parse("[acs]\nurll = \"http://a/\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/cpe.toml")),
+            Overrides::default(),
+        );
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .starts_with("cannot read /nonexistent/cpe.toml")
+        );
+    }
+}
