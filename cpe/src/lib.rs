@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod connreq;
+pub mod control;
 pub mod events;
 pub mod model;
 pub mod persist;
