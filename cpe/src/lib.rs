@@ -12,4 +12,5 @@ pub mod model;
 pub mod persist;
 pub mod rpc;
 pub mod session;
+pub mod transfer;
 pub mod transport;
