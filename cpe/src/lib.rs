@@ -4,6 +4,7 @@
 //! Protocol logic is sans-IO ([`session`], [`events`]); the async drivers ([`transport`],
 //! [`connreq`]) are thin.
 
+pub mod agent;
 pub mod config;
 pub mod connreq;
 pub mod control;

@@ -1,0 +1,195 @@
+//! A scripted ACS for tests: raw HTTP/1.1 over loopback, no acs-sim. It records every request a
+//! CPE makes and answers each with what the test's script says; it knows nothing of CWMP beyond
+//! what the script does with the bodies.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// One HTTP request as the ACS received it.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    /// `POST /path HTTP/1.1`.
+    pub start: String,
+    /// Header lines, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Which TCP connection (counted from 0) carried it.
+    pub connection: usize,
+}
+
+impl HttpRequest {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the script answers.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Body (sent with `Content-Type: text/xml` when not empty).
+    pub body: Vec<u8>,
+    /// Close the connection after this response.
+    pub close: bool,
+}
+
+impl HttpResponse {
+    /// 200 with an envelope.
+    pub fn xml(body: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body,
+            close: false,
+        }
+    }
+
+    /// 204 No Content: the ACS has no more requests.
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+            close: false,
+        }
+    }
+}
+
+/// A running scripted ACS.
+pub struct ScriptedAcs {
+    /// `http://127.0.0.1:port/acs`.
+    pub url: String,
+    requests: Arc<Mutex<Vec<HttpRequest>>>,
+    seen: mpsc::UnboundedReceiver<HttpRequest>,
+}
+
+impl ScriptedAcs {
+    /// Starts an ACS whose `script` answers every request.
+    pub async fn start<S>(script: S) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/acs", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (tx, seen) = mpsc::unbounded_channel();
+        let script = Arc::new(Mutex::new(script));
+        let recorded = requests.clone();
+        tokio::spawn(async move {
+            let mut connection = 0;
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (script, recorded, tx) = (script.clone(), recorded.clone(), tx.clone());
+                tokio::spawn(serve(stream, connection, script, recorded, tx));
+                connection += 1;
+            }
+        });
+        Self {
+            url,
+            requests,
+            seen,
+        }
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `within`) for the next request the ACS receives.
+    pub async fn next_request(&mut self, within: Duration) -> Option<HttpRequest> {
+        tokio::time::timeout(within, self.seen.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+type Script = Arc<Mutex<dyn FnMut(&HttpRequest) -> HttpResponse + Send>>;
+
+async fn serve(
+    stream: TcpStream,
+    connection: usize,
+    script: Script,
+    recorded: Arc<Mutex<Vec<HttpRequest>>>,
+    tx: mpsc::UnboundedSender<HttpRequest>,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    loop {
+        let mut start = String::new();
+        if read.read_line(&mut start).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if read.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let request = HttpRequest {
+            start: start.trim_end().to_owned(),
+            headers,
+            body,
+            connection,
+        };
+        recorded.lock().unwrap().push(request.clone());
+        let response = (script.lock().unwrap())(&request);
+        let _ = tx.send(request);
+        let reason = match response.status {
+            200 => "OK",
+            204 => "No Content",
+            401 => "Unauthorized",
+            _ => "Status",
+        };
+        let mut head = format!("HTTP/1.1 {} {reason}\r\n", response.status);
+        for (name, value) in &response.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !response.body.is_empty() {
+            head.push_str("Content-Type: text/xml; charset=\"utf-8\"\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
+        if response.close {
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str("\r\n");
+        if write.write_all(head.as_bytes()).await.is_err()
+            || write.write_all(&response.body).await.is_err()
+            || response.close
+        {
+            return;
+        }
+    }
+}
