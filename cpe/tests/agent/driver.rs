@@ -86,6 +86,7 @@ async fn a_session_runs_over_one_connection_and_everything_sent_validates() {
     assert!(report.inform_accepted);
     let requests = acs.requests();
     assert_eq!(requests.len(), 3, "Inform, empty POST, GPV response");
+    assert!(requests.iter().all(|r| r.start == "POST /acs HTTP/1.1"));
     assert!(
         requests.iter().all(|r| r.connection == 0),
         "one TCP connection"

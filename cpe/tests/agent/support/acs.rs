@@ -3,28 +3,25 @@
 //! what the script does with the bodies.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
 /// One HTTP request as the ACS received it.
 #[derive(Clone, Debug)]
-pub struct HttpRequest {
+pub(crate) struct HttpRequest {
     /// `POST /path HTTP/1.1`.
-    pub start: String,
+    pub(crate) start: String,
     /// Header lines, names lower-cased.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// Which TCP connection (counted from 0) carried it.
-    pub connection: usize,
+    pub(crate) connection: usize,
 }
 
 impl HttpRequest {
     /// The first header named `name` (lower case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -34,20 +31,20 @@ impl HttpRequest {
 
 /// What the script answers.
 #[derive(Clone, Debug)]
-pub struct HttpResponse {
+pub(crate) struct HttpResponse {
     /// Status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Extra headers.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Body (sent with `Content-Type: text/xml` when not empty).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// Close the connection after this response.
-    pub close: bool,
+    pub(crate) close: bool,
 }
 
 impl HttpResponse {
     /// 200 with an envelope.
-    pub fn xml(body: Vec<u8>) -> Self {
+    pub(crate) fn xml(body: Vec<u8>) -> Self {
         Self {
             status: 200,
             headers: Vec::new(),
@@ -57,7 +54,7 @@ impl HttpResponse {
     }
 
     /// 204 No Content: the ACS has no more requests.
-    pub fn no_content() -> Self {
+    pub(crate) fn no_content() -> Self {
         Self {
             status: 204,
             headers: Vec::new(),
@@ -68,23 +65,21 @@ impl HttpResponse {
 }
 
 /// A running scripted ACS.
-pub struct ScriptedAcs {
+pub(crate) struct ScriptedAcs {
     /// `http://127.0.0.1:port/acs`.
-    pub url: String,
+    pub(crate) url: String,
     requests: Arc<Mutex<Vec<HttpRequest>>>,
-    seen: mpsc::UnboundedReceiver<HttpRequest>,
 }
 
 impl ScriptedAcs {
     /// Starts an ACS whose `script` answers every request.
-    pub async fn start<S>(script: S) -> Self
+    pub(crate) async fn start<S>(script: S) -> Self
     where
         S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/acs", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (tx, seen) = mpsc::unbounded_channel();
         let script = Arc::new(Mutex::new(script));
         let recorded = requests.clone();
         tokio::spawn(async move {
@@ -93,29 +88,17 @@ impl ScriptedAcs {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (script, recorded, tx) = (script.clone(), recorded.clone(), tx.clone());
-                tokio::spawn(serve(stream, connection, script, recorded, tx));
+                let (script, recorded) = (script.clone(), recorded.clone());
+                tokio::spawn(serve(stream, connection, script, recorded));
                 connection += 1;
             }
         });
-        Self {
-            url,
-            requests,
-            seen,
-        }
+        Self { url, requests }
     }
 
     /// Every request so far.
-    pub fn requests(&self) -> Vec<HttpRequest> {
+    pub(crate) fn requests(&self) -> Vec<HttpRequest> {
         self.requests.lock().unwrap().clone()
-    }
-
-    /// Waits (at most `within`) for the next request the ACS receives.
-    pub async fn next_request(&mut self, within: Duration) -> Option<HttpRequest> {
-        tokio::time::timeout(within, self.seen.recv())
-            .await
-            .ok()
-            .flatten()
     }
 }
 
@@ -126,7 +109,6 @@ async fn serve(
     connection: usize,
     script: Script,
     recorded: Arc<Mutex<Vec<HttpRequest>>>,
-    tx: mpsc::UnboundedSender<HttpRequest>,
 ) {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -166,7 +148,6 @@ async fn serve(
         };
         recorded.lock().unwrap().push(request.clone());
         let response = (script.lock().unwrap())(&request);
-        let _ = tx.send(request);
         let reason = match response.status {
             200 => "OK",
             204 => "No Content",

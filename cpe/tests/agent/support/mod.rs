@@ -1,13 +1,13 @@
 //! What the agent tests share.
 
-pub mod acs;
+pub(crate) mod acs;
 
 use std::path::Path;
 use std::process::Command;
 
 /// Checks CWMP envelopes against the BBF schemas (`validate-cwmp`); empty bodies are skipped.
 /// Skips loudly when xmllint is missing, except in CI, where that fails.
-pub fn validate(bodies: &[Vec<u8>]) {
+pub(crate) fn validate(bodies: &[Vec<u8>]) {
     let validator =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas-ref/validate-cwmp");
     if Command::new("xmllint").arg("--version").output().is_err() {
