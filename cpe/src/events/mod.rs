@@ -67,11 +67,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
-use schemas::Limits;
-use schemas::rpc::key::MAX_KEY_LEN;
 use schemas::rpc::types::EventStruct;
-use schemas::rpc::{Body, CommandKey, EventCode};
-use schemas::soap::Envelope;
+use schemas::rpc::{CommandKey, EventCode};
 use serde::{Deserialize, Serialize};
 
 use self::queue::{EventQueue, QueueState, Restart};
@@ -371,54 +368,10 @@ pub struct EventsState {
     pub retry: RetryState,
 }
 
-/// A CommandKey read back from a state file. Keys of up to 32 characters are built directly;
-/// longer ones (the codec tolerates them from real ACSes) are rebuilt through the codec, the
-/// only public way to hold one. A key that cannot be rebuilt is cut to 32 characters, with a
-/// warning: better a shortened key than a lost event.
+/// A CommandKey read back from a state file, whole whatever its length: the codec accepts keys
+/// longer than 32 characters from real ACSes, and they must come back as they were.
 pub(crate) fn command_key_from_stored(text: &str) -> CommandKey {
-    if let Ok(key) = CommandKey::try_from(text.to_owned()) {
-        return key;
-    }
-    if let Some(key) = long_command_key(text) {
-        return key;
-    }
-    tracing::warn!(
-        key = text,
-        "stored CommandKey cannot be restored whole; cut to 32 characters"
-    );
-    let cut: String = text.chars().take(MAX_KEY_LEN).collect();
-    CommandKey::try_from(cut).unwrap_or_default()
-}
-
-/// Rebuilds an over-long CommandKey by reading it from a ScheduleInform envelope.
-fn long_command_key(text: &str) -> Option<CommandKey> {
-    let mut xml = String::from(
-        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" \
-         xmlns:cwmp=\"urn:dslforum-org:cwmp-1-0\"><s:Body><cwmp:ScheduleInform>\
-         <DelaySeconds>1</DelaySeconds><CommandKey>",
-    );
-    for c in text.chars() {
-        match c {
-            '&' => xml.push_str("&amp;"),
-            '<' => xml.push_str("&lt;"),
-            '>' => xml.push_str("&gt;"),
-            c if u32::from(c) < 0x20 => xml.push_str(&format!("&#{};", u32::from(c))),
-            c => xml.push(c),
-        }
-    }
-    xml.push_str("</CommandKey></cwmp:ScheduleInform></s:Body></s:Envelope>");
-    let limits = Limits {
-        length_tolerance: usize::MAX,
-        max_value_len: Limits::DEFAULT.max_value_len,
-        max_body_bytes: Limits::DEFAULT.max_value_len * 8,
-        ..Limits::DEFAULT
-    };
-    match Envelope::parse_with(xml.as_bytes(), &limits).ok()?.body {
-        Body::ScheduleInform(request) if request.command_key.as_str() == text => {
-            Some(request.command_key)
-        }
-        _ => None,
-    }
+    CommandKey::from_wire(text.to_owned())
 }
 
 #[cfg(test)]

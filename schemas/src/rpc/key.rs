@@ -35,8 +35,10 @@ macro_rules! key_type {
                 self.0.chars().count() <= MAX_KEY_LEN
             }
 
-            /// A key read from the wire, already bounded by the reader's limits.
-            pub(crate) fn from_wire(s: String) -> Self {
+            /// A key of any length, as read from the wire (the reader bounds it with
+            /// [`Limits::length_tolerance`](crate::Limits)) or from state stored after such a
+            /// read. Build new keys with `parse`/`try_from`, which enforce the schema's 32.
+            pub fn from_wire(s: String) -> Self {
                 Self(s)
             }
         }
