@@ -1,16 +1,197 @@
 //! `cpe`: a TR-069 (CWMP) CPE agent.
-//!
-//! The agent arrives in its own step; for now this binary only describes itself.
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-/// A TR-069 CPE agent: learns its ACS from DHCP option 43, opens CWMP sessions, answers its
-/// ACS, and keeps a cloud-management tunnel up.
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use cpe::config::{Config, DEFAULT_STATE_DIR, LogFormat, Overrides};
+use cpe::control::{self, Request, Response};
+
+/// A TR-069 CPE agent: learns its ACS from DHCP option 43 or its configuration, opens CWMP
+/// sessions, answers its ACS, and keeps its state safe across crashes.
 #[derive(Debug, Parser)]
-#[command(name = "cpe", version, about)]
-struct Cli {}
+#[command(name = "cpe", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _ = Cli::parse();
-    println!("cpe: the agent is not built yet; see `cpe --help` and the README");
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent.
+    Run(RunArgs),
+    /// Print the running agent's status: its ACS, sessions, pending events.
+    Status(StateDir),
+    /// Print parameter values from the running agent.
+    Get {
+        #[command(flatten)]
+        state: StateDir,
+        /// Parameter names or partial paths (ending in `.`).
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Set parameter values on the running agent, as a local change.
+    Set {
+        #[command(flatten)]
+        state: StateDir,
+        /// `Name=Value` pairs.
+        #[arg(required = true, value_parser = parse_assignment)]
+        values: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct StateDir {
+    /// The agent's state directory (its state files and control socket).
+    #[arg(long, env = "CPE_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Configuration file (TOML).
+    #[arg(long, env = "CPE_CONFIG")]
+    config: Option<PathBuf>,
+    /// ACS URL, overriding the configuration.
+    #[arg(long, env = "CPE_ACS_URL")]
+    acs_url: Option<String>,
+    /// State directory, overriding the configuration.
+    #[arg(long, env = "CPE_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Device profile (TOML or genieacs-sim CSV), overriding the configuration.
+    #[arg(long, env = "CPE_PROFILE")]
+    profile: Option<PathBuf>,
+    /// Serial number, overriding the profile.
+    #[arg(long, env = "CPE_SERIAL")]
+    serial: Option<String>,
+    /// Connection Request listen address, e.g. 0.0.0.0:7547.
+    #[arg(long, env = "CPE_CONNREQ_LISTEN")]
+    connreq_listen: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "CPE_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not Name=Value"))?;
+    if name.is_empty() {
+        return Err(format!("`{text}` has no parameter name before `=`"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cpe: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cpe: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => {
+            let overrides = Overrides {
+                acs_url: args.acs_url,
+                state_dir: args.state_dir,
+                profile: args.profile,
+                serial: args.serial,
+                connreq_listen: args.connreq_listen,
+                log_format: args.log_format,
+            };
+            let config = Config::load(args.config.as_deref(), overrides)?;
+            init_logging(config.log_format);
+            cpe::agent::Agent::start(config)
+                .await
+                .context("starting the agent")?
+                .run_until_signal()
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status(state) => {
+            let Response::Status(status) = ask(&state.state_dir, Request::Status).await? else {
+                anyhow::bail!("the agent answered something other than its status");
+            };
+            println!(
+                "ACS URL:          {}",
+                status.acs_url.as_deref().unwrap_or("(none)")
+            );
+            println!(
+                "  from:           {}",
+                status.acs_url_source.as_deref().unwrap_or("-")
+            );
+            match &status.last_session {
+                Some((at, outcome)) => println!("Last session:     {at} ({outcome})"),
+                None => println!("Last session:     (none)"),
+            }
+            println!(
+                "Next session:     {}",
+                status.next_session.as_deref().unwrap_or("(none)")
+            );
+            println!(
+                "In session:       {}",
+                if status.in_session { "yes" } else { "no" }
+            );
+            println!(
+                "Sessions:         {} ok, {} failed",
+                status.sessions_ok, status.sessions_failed
+            );
+            println!("Pending events:   {}", status.pending_events.join(", "));
+            println!("Agent version:    {}", status.version);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Get { state, paths } => {
+            let Response::Values { values } = ask(&state.state_dir, Request::Get { paths }).await?
+            else {
+                anyhow::bail!("the agent answered something other than values");
+            };
+            for (name, value) in values {
+                println!("{name} = {value}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Set { state, values } => {
+            ask(&state.state_dir, Request::Set { values }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Sends a request over the control socket; an error answer becomes an error.
+async fn ask(state_dir: &std::path::Path, request: Request) -> anyhow::Result<Response> {
+    match control::request(state_dir, &request).await? {
+        Response::Error { message } => anyhow::bail!("{message}"),
+        response => Ok(response),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

@@ -1,4 +1,692 @@
 //! The agent: the sessions, the data model, events and retries, the Connection Request server
 //! and persistence, wired together.
+//!
+//! One loop decides when a session is due (a boot, a timer, a Connection Request, a local
+//! change, the ACS re-pointing itself), runs it through [`driver`], and applies what the session
+//! left to do once it is over (TR-069 §3.7.2.4: Reboot, FactoryReset and changes that would cut
+//! the connection happen after the session). Everything the ACS is told has happened is on
+//! disk before the ACS is told (§3.7.1.5 and ARCHITECTURE "nothing acknowledged is lost").
 
 pub mod driver;
+mod handler;
+mod state;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use rand::rngs::{StdRng, SysRng};
+use rand::{Rng, SeedableRng};
+use schemas::rpc::types::DeviceIdStruct;
+use schemas::rpc::{EventCode, Inform};
+use schemas::value::{DateTime, Value};
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::connreq::{self, ConnectionRequestServer, CredentialSource, ServerConfig, signal};
+use crate::control::{self, Request, Response};
+use crate::events::queue::Restart;
+use crate::events::{Events, EventsState, Timestamp};
+use crate::model::{DataModel, ModelState, Origin, Profile};
+use crate::session::SessionConfig;
+use crate::transport::{AcsUrl, Client, Credentials, TlsSettings, TransportConfig};
+use handler::Handler;
+pub use state::{AgentState, UrlSource};
+
+const MS: &str = "Device.ManagementServer.";
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The state directory could not be created.
+    #[error("state directory {dir}: {source}")]
+    StateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The device profile could not be loaded.
+    #[error(transparent)]
+    Profile(#[from] crate::model::ProfileError),
+    /// The transport could not be set up (TLS files, proxy).
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+    /// The Connection Request server could not start.
+    #[error("connection request server: {0}")]
+    ConnectionRequest(#[from] connreq::Error),
+}
+
+/// Files of the state directory.
+struct Files {
+    model: PathBuf,
+    events: PathBuf,
+    agent: PathBuf,
+}
+
+/// What the session loop and the control socket share.
+struct Core {
+    model: DataModel,
+    events: Events,
+    state: AgentState,
+    files: Files,
+    /// A session should open as soon as possible.
+    session_due: bool,
+    /// A Reboot / FactoryReset was accepted and waits for the session's end.
+    reboot_after_session: bool,
+    factory_reset_after_session: bool,
+    in_session: bool,
+    /// The Inform in flight carries `0 BOOTSTRAP`.
+    bootstrap_in_flight: bool,
+    /// Parameters whose change must be reported in the next Inform.
+    changed: BTreeSet<String>,
+    rng: StdRng,
+    /// What the Connection Request server checks requests against, kept current with the
+    /// model's `ConnectionRequestUsername` / `ConnectionRequestPassword`.
+    connreq_credentials: Arc<Mutex<Option<connreq::Credentials>>>,
+}
+
+/// A running CPE agent.
+pub struct Agent {
+    core: Arc<Mutex<Core>>,
+    config: Config,
+    client: Client,
+    wake: Arc<Notify>,
+    connreq: Option<ConnectionRequestServer>,
+    connreq_waiter: signal::Waiter,
+}
+
+impl Agent {
+    /// Loads the state, boots the device model and binds the Connection Request server.
+    pub async fn start(config: Config) -> Result<Self, AgentError> {
+        std::fs::create_dir_all(&config.state_dir).map_err(|source| AgentError::StateDir {
+            dir: config.state_dir.clone(),
+            source,
+        })?;
+        let files = Files {
+            model: config.state_dir.join("model.json"),
+            events: config.state_dir.join("events.json"),
+            agent: config.state_dir.join("agent.json"),
+        };
+        let _ = crate::persist::clean_temp_files(&config.state_dir);
+        let profile = Arc::new(match &config.profile {
+            Some(path) => Profile::load(path)?,
+            None => Profile::default_gateway(),
+        });
+        let now = Timestamp::from_system_time(SystemTime::now());
+        let model = match load::<ModelState>(&files.model) {
+            Some(state) => DataModel::restore(profile, &state),
+            None => DataModel::new(profile),
+        };
+        let first_boot = !files.events.exists();
+        let events = match load::<EventsState>(&files.events) {
+            Some(state) => Events::from_state(state, now),
+            None => Events::new(now),
+        };
+        let state = load::<AgentState>(&files.agent).unwrap_or_default();
+        let mut core = Core {
+            model,
+            events,
+            state,
+            files,
+            session_due: true,
+            reboot_after_session: false,
+            factory_reset_after_session: false,
+            in_session: false,
+            bootstrap_in_flight: false,
+            changed: BTreeSet::new(),
+            rng: seeded_rng(),
+            connreq_credentials: Arc::new(Mutex::new(None)),
+        };
+        if let Some(serial) = &config.serial {
+            let _ = core.model.set_value(
+                "Device.DeviceInfo.SerialNumber",
+                &Value::String(serial.clone()),
+                Origin::Local,
+            );
+        }
+        core.choose_acs_url(&config);
+        core.events.restart(Restart::Boot, now);
+        if first_boot {
+            tracing::info!("first start: 0 BOOTSTRAP");
+        }
+        core.bootstrap_if_new_url();
+        core.sync_from_model();
+
+        let client = Client::new(transport_config(&config))?;
+        let source = {
+            let shared = core.connreq_credentials.clone();
+            CredentialSource::from_fn(move || lock(&shared).clone())
+        };
+        let (notifier, connreq_waiter) = signal::channel();
+        let server_config = ServerConfig {
+            listen: config.connreq_listen,
+            path: core.state.connreq_path.clone(),
+            ..ServerConfig::default()
+        };
+        let server = ConnectionRequestServer::builder(server_config)
+            .bind(source, notifier)
+            .await?;
+        core.state.connreq_path = Some(server.path().to_owned());
+        let url = connreq_url(
+            server.local_addr(),
+            server.path(),
+            core.state.acs_url.as_deref(),
+        );
+        let _ = core.model.set_value(
+            &format!("{MS}ConnectionRequestURL"),
+            &Value::String(url),
+            Origin::Local,
+        );
+        core.save_all();
+        Ok(Self {
+            core: Arc::new(Mutex::new(core)),
+            config,
+            client,
+            wake: Arc::new(Notify::new()),
+            connreq: Some(server),
+            connreq_waiter,
+        })
+    }
+
+    /// Runs until SIGINT or SIGTERM; a session in progress is finished first.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        };
+        self.run_until(shutdown).await;
+        Ok(())
+    }
+
+    /// Runs until `shutdown` completes; a session in progress is finished first.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        if let Some(server) = self.connreq.take() {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(server.serve(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }));
+        }
+        let control = {
+            let (core, wake) = (self.core.clone(), self.wake.clone());
+            let dir = self.config.state_dir.clone();
+            tokio::spawn(async move {
+                let serve = control::serve(&dir, move |request| {
+                    let (core, wake) = (core.clone(), wake.clone());
+                    async move { control_request(&core, &wake, request) }
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!(%e, "control socket stopped");
+                }
+            })
+        };
+        tokio::pin!(shutdown);
+        loop {
+            let next = {
+                let mut core = lock(&self.core);
+                let now = Timestamp::from_system_time(SystemTime::now());
+                if !core.events.handle_timeout(now).is_empty() {
+                    core.session_due = true;
+                }
+                if core.session_due && core.state.acs_url.is_some() {
+                    None
+                } else {
+                    Some(core.events.poll_timeout().map(|t| t.duration_since(now)))
+                }
+            };
+            match next {
+                None => self.session().await,
+                Some(wait) => {
+                    let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = sleep => {}
+                        () = self.wake.notified() => {}
+                        wakeup = self.connreq_waiter.wait() => {
+                            if wakeup.is_some() {
+                                let mut core = lock(&self.core);
+                                core.events.queue_mut().add(EventCode::ConnectionRequest);
+                                core.session_due = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        control.abort();
+    }
+
+    /// Runs one session to its end, then what it left to do.
+    async fn session(&mut self) {
+        let (url, credentials, config) = {
+            let mut core = lock(&self.core);
+            // A Connection Request that arrived while this session was being decided rides along.
+            if self.connreq_waiter.try_take().is_some() {
+                core.events.queue_mut().add(EventCode::ConnectionRequest);
+            }
+            let Some(url) = core.state.acs_url.clone() else {
+                return;
+            };
+            let Ok(url) = url.parse::<AcsUrl>() else {
+                tracing::error!(url, "the ACS URL is not usable; waiting for a new one");
+                return;
+            };
+            core.in_session = true;
+            let credentials = core.acs_credentials();
+            let config = core.session_config(&self.config);
+            // Whatever made the session due, including changes found while building the
+            // Inform, is in this session now.
+            core.session_due = false;
+            if config.inform.event.is_empty() {
+                // An Inform carries at least one event (§3.7.1.5): nothing to say, no session.
+                core.in_session = false;
+                return;
+            }
+            (url, credentials, config)
+        };
+        let mut handler = Handler::new(&self.core);
+        let report = driver::run(&self.client, url, credentials, config, &mut handler).await;
+        let mut core = lock(&self.core);
+        core.in_session = false;
+        core.after_session(&report, &self.config);
+    }
+}
+
+impl Core {
+    /// The URL to call: one the ACS set beats the configuration, unless the configuration
+    /// itself changed since (an operator's new choice).
+    fn choose_acs_url(&mut self, config: &Config) {
+        let configured_changed = self.state.configured_url != config.acs_url;
+        if configured_changed {
+            self.state.configured_url.clone_from(&config.acs_url);
+        }
+        let keep_acs_set = self.state.acs_url_source == Some(UrlSource::Acs) && !configured_changed;
+        if !keep_acs_set && config.acs_url.is_some() {
+            self.state.acs_url.clone_from(&config.acs_url);
+            self.state.acs_url_source = Some(UrlSource::Config);
+        }
+        if let Some(url) = &self.state.acs_url {
+            let _ = self.model.set_value(
+                &format!("{MS}URL"),
+                &Value::String(url.clone()),
+                Origin::Local,
+            );
+        }
+    }
+
+    /// `0 BOOTSTRAP` when the URL in use has never received one (first contact, a new ACS).
+    fn bootstrap_if_new_url(&mut self) {
+        let pending = self
+            .events
+            .queue()
+            .iter()
+            .any(|e| e.event_code == EventCode::Bootstrap);
+        if self.state.acs_url.is_some()
+            && self.state.bootstrapped_url != self.state.acs_url
+            && !pending
+        {
+            self.events.bootstrap();
+            self.session_due = true;
+        }
+    }
+
+    /// Reads what the agent itself needs from the model after a change.
+    fn sync_from_model(&mut self) {
+        *lock(&self.connreq_credentials) = self.connreq_credentials_in_model();
+        let periodic = crate::events::schedule::PeriodicConfig {
+            enable: self.bool_value("PeriodicInformEnable").unwrap_or(false),
+            interval: self.u32_value("PeriodicInformInterval").unwrap_or(0),
+            time: match self.model.value(&format!("{MS}PeriodicInformTime")) {
+                Ok(Value::DateTime(t)) if !t.is_unknown() => Some(t),
+                _ => None,
+            },
+        };
+        if periodic != self.events.scheduler().periodic() {
+            let now = Timestamp::from_system_time(SystemTime::now());
+            self.events.scheduler_mut().set_periodic(periodic, now);
+        }
+        if let Some(seconds) = self.u32_value("DefaultActiveNotificationThrottle") {
+            self.events
+                .scheduler_mut()
+                .set_active_notification_throttle(seconds);
+        }
+        let m = self.u32_value("CWMPRetryMinimumWaitInterval");
+        let k = self.u32_value("CWMPRetryIntervalMultiplier");
+        if let (Some(m), Some(k)) = (m, k)
+            && let Ok(policy) = crate::events::retry::RetryPolicy::new(m, k)
+        {
+            self.events.set_retry_policy(policy);
+        }
+        for (name, notification) in self.model.take_value_changes() {
+            use schemas::rpc::types::Notification as N;
+            let active = matches!(notification, N::Active);
+            self.events.value_changed(active);
+            self.changed.insert(name);
+            self.session_due |= active;
+        }
+    }
+
+    fn text_value(&self, name: &str) -> Option<String> {
+        match self.model.value(&format!("{MS}{name}")) {
+            Ok(Value::String(s)) => Some(s),
+            Ok(other) => Some(other.lexical().into_owned()),
+            Err(_) => None,
+        }
+    }
+
+    fn u32_value(&self, name: &str) -> Option<u32> {
+        match self.model.value(&format!("{MS}{name}")) {
+            Ok(Value::UnsignedInt(n)) => Some(n),
+            Ok(other) => other.lexical().trim().parse().ok(),
+            Err(_) => None,
+        }
+    }
+
+    fn bool_value(&self, name: &str) -> Option<bool> {
+        match self.model.value(&format!("{MS}{name}")) {
+            Ok(Value::Boolean(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn acs_credentials(&self) -> Option<Credentials> {
+        let user = self.text_value("Username").unwrap_or_default();
+        let password = self.text_value("Password").unwrap_or_default();
+        (!user.is_empty()).then(|| Credentials::new(user, password))
+    }
+
+    fn connreq_credentials_in_model(&self) -> Option<connreq::Credentials> {
+        let user = self
+            .text_value("ConnectionRequestUsername")
+            .unwrap_or_default();
+        let password = self
+            .text_value("ConnectionRequestPassword")
+            .unwrap_or_default();
+        let credentials = connreq::Credentials::new(user, password);
+        credentials.is_configured().then_some(credentials)
+    }
+
+    fn device_id(&self) -> DeviceIdStruct {
+        let info = |name: &str| {
+            self.model
+                .value(&format!("Device.DeviceInfo.{name}"))
+                .map(|v| v.lexical().into_owned())
+                .unwrap_or_default()
+        };
+        DeviceIdStruct {
+            manufacturer: info("Manufacturer"),
+            oui: info("ManufacturerOUI"),
+            product_class: info("ProductClass"),
+            serial_number: info("SerialNumber"),
+        }
+    }
+
+    fn session_config(&mut self, config: &Config) -> SessionConfig {
+        self.model.check_value_changes();
+        self.sync_from_model();
+        let taken = self.events.take_for_inform();
+        self.bootstrap_in_flight = taken
+            .events
+            .iter()
+            .any(|e| e.event_code == EventCode::Bootstrap);
+        let changed: Vec<String> = self.changed.iter().cloned().collect();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let inform = Inform {
+            device_id: self.device_id(),
+            event: taken.events,
+            max_envelopes: 1,
+            current_time: DateTime::from_unix(now.as_secs() as i64, now.subsec_nanos())
+                .unwrap_or(DateTime::UNKNOWN),
+            retry_count: taken.retry_count,
+            parameter_list: self.model.inform_parameters(&changed),
+        };
+        self.save_events();
+        let mut session = SessionConfig::new(inform);
+        session.max_version = config.max_version;
+        session.timeout = config.session_timeout;
+        session.id_seed = self.rng.next_u64();
+        session
+    }
+
+    /// Everything a session leaves to do once it is over (§3.7.2.4).
+    fn after_session(&mut self, report: &driver::SessionReport, config: &Config) {
+        let now = Timestamp::from_system_time(SystemTime::now());
+        let outcome = match &report.result {
+            Ok(()) => {
+                self.events.session_succeeded(now);
+                self.state.sessions_ok += 1;
+                "ok".to_owned()
+            }
+            Err(e) => {
+                tracing::warn!(code = "CWMP-3-SESSION_FAILED", error = %e, "CWMP session failed");
+                let wait = self.events.session_failed(now, &mut self.rng);
+                if let Some(wait) = wait {
+                    tracing::info!(?wait, "retrying the session");
+                }
+                self.state.sessions_failed += 1;
+                e.to_string()
+            }
+        };
+        self.state.last_session = Some((rfc3339(SystemTime::now()), outcome));
+        let deferred = self.model.take_deferred();
+        for error in self.model.apply_deferred(&deferred) {
+            tracing::warn!(%error, "a deferred change could not be applied");
+        }
+        // The ACS re-pointed itself: the next session goes to the new URL with 0 BOOTSTRAP.
+        if let Some(url) = self.text_value("URL").filter(|u| !u.is_empty())
+            && Some(&url) != self.state.acs_url.as_ref()
+        {
+            tracing::info!(url, "the ACS set a new ACS URL");
+            self.state.acs_url = Some(url);
+            self.state.acs_url_source = Some(UrlSource::Acs);
+            self.bootstrap_if_new_url();
+        }
+        if std::mem::take(&mut self.factory_reset_after_session) {
+            run_hook("factory_reset", &config.commands.factory_reset);
+            self.model = DataModel::new(self.model.profile().clone());
+            self.state.acs_url = config.acs_url.clone();
+            self.state.acs_url_source = config.acs_url.as_ref().map(|_| UrlSource::Config);
+            self.state.bootstrapped_url = None;
+            self.choose_acs_url(config);
+            self.events.bootstrap();
+            self.session_due = true;
+        }
+        if std::mem::take(&mut self.reboot_after_session) {
+            run_hook("reboot", &config.commands.reboot);
+            // The default reboot: the agent's own state machine starts over (1 BOOT, M Reboot).
+            self.events.restart(Restart::Boot, now);
+            self.session_due = true;
+        }
+        self.sync_from_model();
+        self.save_all();
+    }
+
+    fn save_all(&mut self) {
+        self.save_model();
+        self.save_events();
+        save(&self.files.agent, &self.state);
+    }
+
+    fn save_model(&self) {
+        save(&self.files.model, &self.model.state());
+    }
+
+    fn save_events(&self) {
+        save(&self.files.events, &self.events.state());
+    }
+}
+
+/// Answers one control-socket request.
+fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Response {
+    let mut core = lock(core);
+    match request {
+        Request::Status => Response::Status(control::Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            acs_url: core.state.acs_url.clone(),
+            acs_url_source: core.state.acs_url_source.map(|s| s.as_str().to_owned()),
+            last_session: core.state.last_session.clone(),
+            next_session: core
+                .events
+                .poll_timeout()
+                .map(|t| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(t.unix_millis()))),
+            sessions_ok: core.state.sessions_ok,
+            sessions_failed: core.state.sessions_failed,
+            pending_events: core
+                .events
+                .queue()
+                .iter()
+                .map(|e| e.event_code.to_string())
+                .collect(),
+            in_session: core.in_session,
+        }),
+        Request::Get { paths } => {
+            let mut values = Vec::new();
+            for path in paths {
+                match core.model.parameter_values(&path) {
+                    Ok(found) => {
+                        values.extend(
+                            found
+                                .into_iter()
+                                .map(|(n, v)| (n, v.lexical().into_owned())),
+                        );
+                    }
+                    Err(e) => {
+                        return Response::Error {
+                            message: format!("{path}: {e}"),
+                        };
+                    }
+                }
+            }
+            Response::Values { values }
+        }
+        Request::Set { values } => {
+            for (name, text) in &values {
+                if let Err(e) =
+                    core.model
+                        .set_value(name, &Value::String(text.clone()), Origin::Local)
+                {
+                    return Response::Error {
+                        message: format!("{name}: {e}"),
+                    };
+                }
+            }
+            core.sync_from_model();
+            core.save_all();
+            wake.notify_one();
+            Response::Done
+        }
+    }
+}
+
+fn transport_config(config: &Config) -> TransportConfig {
+    TransportConfig {
+        tls: TlsSettings {
+            ca_file: config.ca_file.clone(),
+            client_certificate: config.client_identity.as_ref().map(|(cert, key)| {
+                crate::transport::ClientCertificate {
+                    cert_file: cert.clone(),
+                    key_file: key.clone(),
+                }
+            }),
+            insecure: config.insecure,
+            ..TlsSettings::default()
+        },
+        proxy: config
+            .proxy
+            .as_ref()
+            .map(|url| crate::transport::ProxyConfig {
+                url: url.clone(),
+                credentials: None,
+            }),
+        response_timeout: config.session_timeout,
+        ..TransportConfig::default()
+    }
+}
+
+/// `http://host:port/path` for the Connection Request server: the listen address if it is a
+/// specific one, else the address this host uses to reach the ACS (no packet is sent).
+fn connreq_url(local: SocketAddr, path: &str, acs_url: Option<&str>) -> String {
+    let ip = if local.ip().is_unspecified() {
+        acs_url
+            .and_then(|u| u.parse::<AcsUrl>().ok())
+            .and_then(|u| {
+                let socket = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+                socket.connect((u.host(), u.port())).ok()?;
+                socket.local_addr().ok().map(|a| a.ip())
+            })
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    } else {
+        local.ip()
+    };
+    match ip {
+        IpAddr::V6(v6) => format!("http://[{v6}]:{}{path}", local.port()),
+        IpAddr::V4(v4) => format!("http://{v4}:{}{path}", local.port()),
+    }
+}
+
+fn run_hook(what: &str, argv: &[String]) {
+    let Some((program, args)) = argv.split_first() else {
+        return;
+    };
+    match std::process::Command::new(program).args(args).status() {
+        Ok(status) if status.success() => tracing::info!(what, "host command done"),
+        Ok(status) => tracing::warn!(what, %status, "host command failed"),
+        Err(e) => tracing::warn!(what, %e, "host command could not run"),
+    }
+}
+
+fn load<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
+    match crate::persist::load(path) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(%e, "state file damaged; starting from defaults for it");
+            None
+        }
+    }
+}
+
+fn save<T: serde::Serialize>(path: &std::path::Path, value: &T) {
+    if let Err(e) = crate::persist::save(path, value) {
+        tracing::error!(%e, "could not save state");
+    }
+}
+
+/// Locks shared state. A poisoned lock (a panic while held) still holds consistent data
+/// here: every mutation is completed before the guard drops.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A generator seeded by the operating system, or by the clock if it has no entropy to give
+/// (IDs and retry jitter need to differ between devices, not to be secret).
+fn seeded_rng() -> StdRng {
+    StdRng::try_from_rng(&mut SysRng).unwrap_or_else(|_| {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        StdRng::seed_from_u64(now.as_nanos() as u64 ^ u64::from(std::process::id()))
+    })
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    DateTime::from_unix(since.as_secs() as i64, 0)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}

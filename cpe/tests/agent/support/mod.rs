@@ -1,6 +1,7 @@
 //! What the agent tests share.
 
 pub(crate) mod acs;
+pub(crate) mod cr;
 
 use std::path::Path;
 use std::process::Command;

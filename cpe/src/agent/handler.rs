@@ -1,0 +1,99 @@
+//! What the agent does with each ACS request of a session.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use schemas::Body;
+use schemas::rpc::*;
+
+use super::{Core, lock};
+use crate::events::Timestamp;
+use crate::session::SessionEvent;
+
+/// Every method the agent answers (A.3.1.1 GetRPCMethods).
+const METHODS: &[&str] = &[
+    "GetRPCMethods",
+    "SetParameterValues",
+    "GetParameterValues",
+    "GetParameterNames",
+    "SetParameterAttributes",
+    "GetParameterAttributes",
+    "AddObject",
+    "DeleteObject",
+    "Reboot",
+    "FactoryReset",
+    "ScheduleInform",
+];
+
+/// Runs ACS requests against the shared agent state; each change is saved before it is
+/// answered, so nothing the ACS was told happened is lost to a crash.
+pub(super) struct Handler<'a> {
+    core: &'a Mutex<Core>,
+}
+
+impl<'a> Handler<'a> {
+    pub(super) fn new(core: &'a Mutex<Core>) -> Self {
+        Self { core }
+    }
+}
+
+impl super::driver::SessionHandler for Handler<'_> {
+    fn request(&mut self, request: Body) -> Body {
+        let mut core = lock(self.core);
+        if let Body::GetRPCMethods(_) = request {
+            let method_list = METHODS.iter().map(|m| (*m).to_owned()).collect();
+            return GetRPCMethodsResponse { method_list }.into();
+        }
+        if let Some(response) = crate::rpc::handle(&mut core.model, &request) {
+            if !matches!(response, Body::Fault(_)) && changes_the_model(&request) {
+                core.save_model();
+            }
+            return response;
+        }
+        match request {
+            Body::Reboot(r) => {
+                let token = format!("reboot:{}", r.command_key);
+                core.events.reboot_requested(r.command_key, Some(&token));
+                core.reboot_after_session = true;
+                core.save_events();
+                RebootResponse {}.into()
+            }
+            Body::FactoryReset(_) => {
+                core.factory_reset_after_session = true;
+                FactoryResetResponse {}.into()
+            }
+            Body::ScheduleInform(r) => {
+                let now = Timestamp::from_system_time(SystemTime::now());
+                core.events
+                    .schedule_inform(r.delay_seconds, r.command_key, now);
+                core.save_events();
+                ScheduleInformResponse {}.into()
+            }
+            _ => SoapFault::from(FaultCode::MethodNotSupported).into(),
+        }
+    }
+
+    fn event(&mut self, event: SessionEvent) {
+        if let SessionEvent::InformAccepted(version) = event {
+            let mut core = lock(self.core);
+            core.events.delivered();
+            core.changed.clear();
+            if std::mem::take(&mut core.bootstrap_in_flight) {
+                core.state.bootstrapped_url = core.state.acs_url.clone();
+            }
+            tracing::debug!(%version, "Inform accepted");
+            core.save_events();
+            super::save(&core.files.agent, &core.state);
+        }
+    }
+}
+
+fn changes_the_model(request: &Body) -> bool {
+    matches!(
+        request,
+        Body::SetParameterValues(_)
+            | Body::SetParameterAttributes(_)
+            | Body::AddObject(_)
+            | Body::DeleteObject(_)
+    )
+}
