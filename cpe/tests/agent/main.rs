@@ -3,4 +3,5 @@
 mod connreq;
 mod driver;
 mod h3c_flow;
+mod rpc_coverage;
 mod support;
