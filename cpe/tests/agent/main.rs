@@ -5,3 +5,4 @@ mod driver;
 mod h3c_flow;
 mod rpc_coverage;
 mod support;
+mod tls;

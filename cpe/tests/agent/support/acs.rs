@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// One HTTP request as the ACS received it.
 #[derive(Clone, Debug)]
@@ -77,8 +77,24 @@ impl ScriptedAcs {
     where
         S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
     {
+        Self::spawn(None, script).await
+    }
+
+    /// The same over TLS with `config`; the URL is `https://`.
+    pub(crate) async fn start_tls<S>(config: Arc<rustls::ServerConfig>, script: S) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+    {
+        Self::spawn(Some(tokio_rustls::TlsAcceptor::from(config)), script).await
+    }
+
+    async fn spawn<S>(tls: Option<tokio_rustls::TlsAcceptor>, script: S) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/acs", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/acs", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script));
         let recorded = requests.clone();
@@ -88,8 +104,18 @@ impl ScriptedAcs {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (script, recorded) = (script.clone(), recorded.clone());
-                tokio::spawn(serve(stream, connection, script, recorded));
+                let (script, recorded, tls) = (script.clone(), recorded.clone(), tls.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        None => serve(stream, connection, script, recorded).await,
+                        Some(tls) => {
+                            // A refused handshake (untrusted, no client certificate) ends here.
+                            if let Ok(stream) = tls.accept(stream).await {
+                                serve(stream, connection, script, recorded).await;
+                            }
+                        }
+                    }
+                });
                 connection += 1;
             }
         });
@@ -104,13 +130,13 @@ impl ScriptedAcs {
 
 type Script = Arc<Mutex<dyn FnMut(&HttpRequest) -> HttpResponse + Send>>;
 
-async fn serve(
-    stream: TcpStream,
+async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: S,
     connection: usize,
     script: Script,
     recorded: Arc<Mutex<Vec<HttpRequest>>>,
 ) {
-    let (read, mut write) = stream.into_split();
+    let (read, mut write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
     loop {
         let mut start = String::new();

@@ -2,6 +2,7 @@
 
 pub(crate) mod acs;
 pub(crate) mod cr;
+pub(crate) mod pki;
 
 use std::path::Path;
 use std::process::Command;
