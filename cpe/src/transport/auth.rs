@@ -26,11 +26,12 @@ impl Authenticator {
         }
     }
 
-    /// The `Authorization` header for a request to `target` (the request-target exactly as
-    /// sent, RFC 7616 §3.4 `uri`), once a challenge was received. Each Digest answer counts
-    /// `nc` up by one.
+    /// The `Authorization` header for a `method` request to `target` (the request-target
+    /// exactly as sent, RFC 7616 §3.4 `uri`), once a challenge was received. Each Digest answer
+    /// counts `nc` up by one.
     pub(crate) fn authorization(
         &mut self,
+        method: &str,
         target: &str,
         body: &[u8],
     ) -> Result<Option<HeaderValue>, TransportError> {
@@ -41,7 +42,7 @@ impl Authenticator {
             username: &credentials.username,
             password: &credentials.password,
             uri: target,
-            method: "POST",
+            method,
             body,
         };
         // Without the body http-auth can only pick `qop=auth` (what TR-069 ACSes expect);
@@ -128,7 +129,7 @@ mod tests {
     #[test]
     fn no_challenge_no_header() {
         let mut auth = Authenticator::new(Some(Credentials::new("u", "p")));
-        assert_eq!(auth.authorization("/", b"").unwrap(), None);
+        assert_eq!(auth.authorization("POST", "/", b"").unwrap(), None);
     }
 
     #[test]
@@ -144,11 +145,11 @@ mod tests {
             )
             .unwrap();
         assert!(!stale);
-        let first = auth.authorization("/acs", b"x").unwrap().unwrap();
+        let first = auth.authorization("POST", "/acs", b"x").unwrap().unwrap();
         let first = first.to_str().unwrap();
         assert!(first.starts_with("Digest "), "{first}");
         assert!(first.contains("nc=00000001"), "{first}");
-        let second = auth.authorization("/acs", b"").unwrap().unwrap();
+        let second = auth.authorization("POST", "/acs", b"").unwrap().unwrap();
         assert!(second.to_str().unwrap().contains("nc=00000002"));
         assert_eq!(auth.realm().as_deref(), Some("acs"));
     }
@@ -161,7 +162,7 @@ mod tests {
             false,
         )
         .unwrap();
-        let value = auth.authorization("/", b"<x/>").unwrap().unwrap();
+        let value = auth.authorization("POST", "/", b"<x/>").unwrap().unwrap();
         assert!(value.to_str().unwrap().contains("qop=auth,"), "{value:?}");
 
         auth.challenge(
@@ -169,7 +170,7 @@ mod tests {
             false,
         )
         .unwrap();
-        let value = auth.authorization("/", b"<x/>").unwrap().unwrap();
+        let value = auth.authorization("POST", "/", b"<x/>").unwrap().unwrap();
         let value = value.to_str().unwrap();
         assert!(value.contains("qop=auth-int"), "{value}");
         assert!(value.contains("nc=00000001"), "{value}");
@@ -185,7 +186,7 @@ mod tests {
         ));
         auth.challenge(&basic, true).unwrap();
         assert_eq!(
-            auth.authorization("/", b"").unwrap().unwrap(),
+            auth.authorization("POST", "/", b"").unwrap().unwrap(),
             http_auth::basic::encode_credentials("u", "p")
         );
     }
@@ -215,6 +216,6 @@ mod tests {
             .unwrap();
         assert!(stale);
         auth.reset();
-        assert_eq!(auth.authorization("/", b"").unwrap(), None);
+        assert_eq!(auth.authorization("POST", "/", b"").unwrap(), None);
     }
 }

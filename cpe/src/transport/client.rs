@@ -8,8 +8,11 @@ use http::header::{
     AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION,
     PROXY_AUTHORIZATION, SET_COOKIE, USER_AGENT,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 use tracing::{debug, info};
 
 use super::auth::Authenticator;
@@ -143,11 +146,109 @@ impl Response {
     }
 }
 
-/// One HTTP exchange before redirect/auth handling.
-struct Exchange {
+/// A file fetched by [`Client::download`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// Body bytes written to the sink.
+    pub bytes: u64,
+    /// The URL that served the file (differs from the requested one after a redirect).
+    pub url: AcsUrl,
+}
+
+/// What one request sends, apart from its target and authorization.
+struct Outgoing<'a> {
+    method: Method,
+    body: &'a Bytes,
+    /// `Content-Type`, sent with a non-empty body.
+    content_type: Option<HeaderValue>,
+    /// Whether to add the configured `SOAPAction` to a non-empty body.
+    soap: bool,
+}
+
+/// A response whose status and headers have arrived and whose body is still unread.
+struct Head {
     status: StatusCode,
     headers: HeaderMap,
-    body: Bytes,
+    body: Incoming,
+    /// The connection the body arrives on: it must stay open (its task alive) until the body
+    /// is read, then goes back to the session unless the server asked to close it.
+    connection: Connection,
+    /// When the response timeout of this exchange expires.
+    deadline: Instant,
+}
+
+impl Client {
+    /// Downloads `url` with `GET` into `sink` (TR-069 Amd 6 A.3.2.8 Download, A.4.1.8
+    /// ScheduleDownload): over the client's TLS trust and proxy, answering one Basic or Digest
+    /// challenge with `credentials` (the Download's Username/Password), following redirects.
+    ///
+    /// The body is streamed: at most `max_size` bytes are written, a larger body (announced
+    /// or received) fails with [`TransportError::BodyTooLarge`]. The status and headers must
+    /// arrive within the response timeout, and each later part of the body within the same
+    /// time of the previous one ([`TimeoutKind::Body`]); the caller bounds the whole transfer.
+    /// A status other than 2xx is [`TransportError::Status`]; a body that breaks off is
+    /// [`TransportError::BodyInterrupted`]; a failing sink is [`TransportError::Sink`].
+    pub async fn download<W>(
+        &self,
+        url: AcsUrl,
+        credentials: Option<Credentials>,
+        sink: &mut W,
+        max_size: u64,
+    ) -> Result<Downloaded, TransportError>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let mut session = self.open(url, credentials).await?;
+        let empty = Bytes::new();
+        let outgoing = Outgoing {
+            method: Method::GET,
+            body: &empty,
+            content_type: None,
+            soap: false,
+        };
+        let head = session.send(&outgoing).await?;
+        let bytes = session.stream_body(head, sink, max_size).await?;
+        Ok(Downloaded {
+            bytes,
+            url: session.url,
+        })
+    }
+
+    /// Sends `body` to `url` with `method` (TR-069 Amd 6 A.4.1.5 Upload: HTTP `PUT`; some
+    /// servers want `POST`), with `content_type`, answering one Basic or Digest challenge with
+    /// `credentials` and following redirects with the same method and body. Returns the 2xx
+    /// status; any other final status is [`TransportError::Status`].
+    pub async fn upload(
+        &self,
+        url: AcsUrl,
+        credentials: Option<Credentials>,
+        method: Method,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<StatusCode, TransportError> {
+        let content_type =
+            HeaderValue::from_str(content_type).map_err(|_| TransportError::InvalidHeader {
+                name: "Content-Type",
+            })?;
+        let mut session = self.open(url, credentials).await?;
+        let outgoing = Outgoing {
+            method,
+            body: &body,
+            content_type: Some(content_type),
+            soap: false,
+        };
+        let head = session.send(&outgoing).await?;
+        let limit = session.shared.config.max_body_size;
+        let (status, _, _) = session.collect(head, limit).await?;
+        if !status.is_success() {
+            return Err(TransportError::Status {
+                status,
+                url: session.url.to_string(),
+            });
+        }
+        Ok(status)
+    }
 }
 
 impl Session {
@@ -159,74 +260,28 @@ impl Session {
     /// [`TransportError::AuthRejected`]), and returns 2xx responses and 500 responses with a
     /// body (SOAP Faults). Any other status is [`TransportError::Status`].
     pub async fn post(&mut self, body: Bytes) -> Result<Response, TransportError> {
-        let max_redirects = self.shared.config.max_redirects;
-        let mut redirects = 0u8;
-        let mut challenges_answered = 0u8;
-        loop {
-            let target = self.request_target();
-            let authorization = self.auth.authorization(&target, &body)?;
-            let authorized = authorization.is_some();
-            let exchange = self.exchange(&target, &body, authorization).await?;
-            let status = exchange.status;
-            debug!(url = %self.url, %status, bytes = exchange.body.len(), "ACS response");
-
-            if status == StatusCode::UNAUTHORIZED {
-                let basic_allowed = self.url.is_https() || self.shared.config.allow_basic_over_http;
-                let stale = self.auth.challenge(&exchange.headers, basic_allowed)?;
-                // A second 401 after answering means wrong credentials, unless the server says
-                // only the nonce was stale (RFC 7616 §3.3); never loop more than twice.
-                if challenges_answered >= 2 || (challenges_answered == 1 && !stale) {
-                    let realm = self.auth.realm();
-                    self.auth.reset();
-                    return Err(TransportError::AuthRejected { realm });
-                }
-                challenges_answered += 1;
-                continue;
-            }
-            if authorized && challenges_answered > 0 {
-                debug!(url = %self.url, "ACS accepted the credentials");
-            }
-            if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                && self.shared.dialer.absolute_form(&self.url)
-            {
-                let proxy = self.shared.dialer.proxy.as_ref();
-                return Err(if proxy.is_some_and(|p| p.authorization.is_some()) {
-                    ProxyError::AuthRejected
-                } else {
-                    ProxyError::AuthRequired
-                }
-                .into());
-            }
-            if matches!(
+        let outgoing = Outgoing {
+            method: Method::POST,
+            body: &body,
+            content_type: Some(HeaderValue::from_static(SOAP_CONTENT_TYPE)),
+            soap: true,
+        };
+        let head = self.send(&outgoing).await?;
+        let limit = self.shared.config.max_body_size;
+        let (status, headers, body) = self.collect(head, limit).await?;
+        let fault = status == StatusCode::INTERNAL_SERVER_ERROR && !body.is_empty();
+        if !status.is_success() && !fault {
+            return Err(TransportError::Status {
                 status,
-                StatusCode::MOVED_PERMANENTLY
-                    | StatusCode::FOUND
-                    | StatusCode::TEMPORARY_REDIRECT
-                    | StatusCode::PERMANENT_REDIRECT
-            ) {
-                if redirects >= max_redirects {
-                    return Err(TransportError::TooManyRedirects { max: max_redirects });
-                }
-                redirects += 1;
-                challenges_answered = 0;
-                self.follow(status, &exchange.headers)?;
-                continue;
-            }
-
-            let fault = status == StatusCode::INTERNAL_SERVER_ERROR && !exchange.body.is_empty();
-            if !status.is_success() && !fault {
-                return Err(TransportError::Status {
-                    status,
-                    url: self.url.to_string(),
-                });
-            }
-            return Ok(Response {
-                status,
-                headers: exchange.headers,
-                body: exchange.body,
-                url: self.url.clone(),
+                url: self.url.to_string(),
             });
         }
+        Ok(Response {
+            status,
+            headers,
+            body,
+            url: self.url.clone(),
+        })
     }
 
     /// The URL the session talks to now: the opened URL, or the target of the last redirect.
@@ -239,6 +294,71 @@ impl Session {
     /// or redirected to another server).
     pub fn connections_opened(&self) -> u32 {
         self.connections_opened
+    }
+
+    /// Sends `outgoing` until a final response: follows redirects (at most `max_redirects`)
+    /// and answers one 401 challenge. Returns the final response with its body unread.
+    async fn send(&mut self, outgoing: &Outgoing<'_>) -> Result<Head, TransportError> {
+        let max_redirects = self.shared.config.max_redirects;
+        let mut redirects = 0u8;
+        let mut challenges_answered = 0u8;
+        loop {
+            let target = self.request_target();
+            let authorization =
+                self.auth
+                    .authorization(outgoing.method.as_str(), &target, outgoing.body)?;
+            let authorized = authorization.is_some();
+            let head = self.exchange(&target, outgoing, authorization).await?;
+            let status = head.status;
+            debug!(url = %self.url, method = %outgoing.method, %status, "response");
+
+            if status == StatusCode::UNAUTHORIZED {
+                let headers = self.discard(head).await?;
+                let basic_allowed = self.url.is_https() || self.shared.config.allow_basic_over_http;
+                let stale = self.auth.challenge(&headers, basic_allowed)?;
+                // A second 401 after answering means wrong credentials, unless the server says
+                // only the nonce was stale (RFC 7616 §3.3); never loop more than twice.
+                if challenges_answered >= 2 || (challenges_answered == 1 && !stale) {
+                    let realm = self.auth.realm();
+                    self.auth.reset();
+                    return Err(TransportError::AuthRejected { realm });
+                }
+                challenges_answered += 1;
+                continue;
+            }
+            if authorized && challenges_answered > 0 {
+                debug!(url = %self.url, "server accepted the credentials");
+            }
+            if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                && self.shared.dialer.absolute_form(&self.url)
+            {
+                let proxy = self.shared.dialer.proxy.as_ref();
+                return Err(if proxy.is_some_and(|p| p.authorization.is_some()) {
+                    ProxyError::AuthRejected
+                } else {
+                    ProxyError::AuthRequired
+                }
+                .into());
+            }
+            let redirect = matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY
+                    | StatusCode::FOUND
+                    | StatusCode::TEMPORARY_REDIRECT
+                    | StatusCode::PERMANENT_REDIRECT
+            ) || (status == StatusCode::SEE_OTHER && outgoing.method == Method::GET);
+            if redirect {
+                if redirects >= max_redirects {
+                    return Err(TransportError::TooManyRedirects { max: max_redirects });
+                }
+                redirects += 1;
+                challenges_answered = 0;
+                let headers = self.discard(head).await?;
+                self.follow(status, &headers)?;
+                continue;
+            }
+            return Ok(head);
+        }
     }
 
     /// The request-target: origin-form, or absolute-form through an HTTP proxy.
@@ -268,56 +388,174 @@ impl Session {
             self.cookies.clear();
             self.auth.reset();
         }
-        info!(from = %self.url, to = %next, %status, "ACS redirected the session");
+        info!(from = %self.url, to = %next, %status, "server redirected the request");
         self.url = next;
         Ok(())
     }
 
+    /// Sends one request and waits for the response head, within the response timeout.
     async fn exchange(
         &mut self,
         target: &str,
-        body: &Bytes,
+        outgoing: &Outgoing<'_>,
         authorization: Option<HeaderValue>,
-    ) -> Result<Exchange, TransportError> {
+    ) -> Result<Head, TransportError> {
         let mut retried = false;
         loop {
             let mut connection = self.take_connection().await?;
             let reused = connection.requests > 0;
             connection.requests += 1;
-            let request = self.build_request(target, body, authorization.clone())?;
-            let limit = self.shared.config.max_body_size;
-            let result = tokio::time::timeout(
-                self.shared.config.response_timeout,
-                send(&mut connection, request, limit),
-            )
-            .await;
-            let exchange = match result {
-                Ok(Ok(exchange)) => exchange,
-                Ok(Err(Failure::Send(error))) if reused && !retried && closed_by_peer(&error) => {
-                    // The ACS closed the idle connection as we sent (GenieACS closes after
+            let request = self.build_request(target, outgoing, authorization.clone())?;
+            let deadline = Instant::now() + self.shared.config.response_timeout;
+            let result =
+                tokio::time::timeout_at(deadline, connection.sender.send_request(request)).await;
+            let response = match result {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) if reused && !retried && closed_by_peer(&error) => {
+                    // The server closed the idle connection as we sent (GenieACS closes after
                     // every response): the request never reached it, so send it again.
-                    debug!(url = %self.url, %error, "ACS closed the connection; reconnecting");
+                    debug!(url = %self.url, %error, "server closed the connection; reconnecting");
                     retried = true;
                     continue;
                 }
-                Ok(Err(failure)) => return Err(failure.into_error(&self.url)),
+                Ok(Err(error)) => return Err(Failure::Send(error).into_error(&self.url)),
                 Err(_) => {
                     return Err(TransportError::Timeout {
                         what: TimeoutKind::Response,
                     });
                 }
             };
-            for set_cookie in exchange.headers.get_all(SET_COOKIE) {
+            let (parts, body) = response.into_parts();
+            for set_cookie in parts.headers.get_all(SET_COOKIE) {
                 self.cookies.store(set_cookie);
             }
-            let close = exchange
-                .headers
-                .get(CONNECTION)
-                .is_some_and(|c| c.as_bytes().eq_ignore_ascii_case(b"close"));
-            if !close {
-                self.connection = Some(connection);
+            return Ok(Head {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+                connection,
+                deadline,
+            });
+        }
+    }
+
+    /// Reads the whole body of `head`, at most `limit` bytes, within the exchange's response
+    /// timeout; then keeps the connection for the next request.
+    async fn collect(
+        &mut self,
+        head: Head,
+        limit: usize,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), TransportError> {
+        let Head {
+            status,
+            headers,
+            body,
+            connection,
+            deadline,
+        } = head;
+        if content_length(&headers).is_some_and(|len| len > limit as u64) {
+            return Err(TransportError::BodyTooLarge { max: limit });
+        }
+        let collected = tokio::time::timeout_at(deadline, Limited::new(body, limit).collect())
+            .await
+            .map_err(|_| TransportError::Timeout {
+                what: TimeoutKind::Response,
+            })?
+            .map_err(|error| {
+                if error.is::<LengthLimitError>() {
+                    TransportError::BodyTooLarge { max: limit }
+                } else {
+                    Failure::Body(error).into_error(&self.url)
+                }
+            })?;
+        self.release(connection, &headers);
+        Ok((status, headers, collected.to_bytes()))
+    }
+
+    /// Reads and drops the body of an intermediate response (401, redirect), so the
+    /// connection can carry the next request; returns the headers.
+    async fn discard(&mut self, head: Head) -> Result<HeaderMap, TransportError> {
+        let limit = self.shared.config.max_body_size;
+        self.collect(head, limit)
+            .await
+            .map(|(_, headers, _)| headers)
+    }
+
+    /// Streams a 2xx body into `sink`, at most `max` bytes, each part within the response
+    /// timeout of the previous one. Returns the bytes written.
+    async fn stream_body<W>(
+        &mut self,
+        head: Head,
+        sink: &mut W,
+        max: u64,
+    ) -> Result<u64, TransportError>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let too_large = || TransportError::BodyTooLarge {
+            max: usize::try_from(max).unwrap_or(usize::MAX),
+        };
+        if !head.status.is_success() {
+            // Dropping the head drops its connection with the unread body.
+            return Err(TransportError::Status {
+                status: head.status,
+                url: self.url.to_string(),
+            });
+        }
+        if content_length(&head.headers).is_some_and(|len| len > max) {
+            return Err(too_large());
+        }
+        let Head {
+            headers,
+            mut body,
+            connection,
+            ..
+        } = head;
+        let idle = self.shared.config.response_timeout;
+        let mut received = 0u64;
+        loop {
+            let frame = match tokio::time::timeout(idle, body.frame()).await {
+                Err(_) => {
+                    return Err(TransportError::Timeout {
+                        what: TimeoutKind::Body,
+                    });
+                }
+                Ok(None) => break,
+                Ok(Some(Err(error))) => {
+                    return Err(match Failure::Body(error.into()).into_error(&self.url) {
+                        TransportError::Http { source, .. } => {
+                            TransportError::BodyInterrupted { received, source }
+                        }
+                        tls => tls,
+                    });
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            received = received.saturating_add(data.len() as u64);
+            if received > max {
+                return Err(too_large());
             }
-            return Ok(exchange);
+            sink.write_all(&data)
+                .await
+                .map_err(|source| TransportError::Sink { source })?;
+        }
+        sink.flush()
+            .await
+            .map_err(|source| TransportError::Sink { source })?;
+        self.release(connection, &headers);
+        Ok(received)
+    }
+
+    /// Keeps `connection` for the next request unless the server asked to close it.
+    fn release(&mut self, connection: Connection, headers: &HeaderMap) {
+        let close = headers
+            .get(CONNECTION)
+            .is_some_and(|c| c.as_bytes().eq_ignore_ascii_case(b"close"));
+        if !close {
+            self.connection = Some(connection);
         }
     }
 
@@ -337,7 +575,7 @@ impl Session {
     fn build_request(
         &self,
         target: &str,
-        body: &Bytes,
+        outgoing: &Outgoing<'_>,
         authorization: Option<HeaderValue>,
     ) -> Result<Request<Full<Bytes>>, TransportError> {
         let shared = &self.shared;
@@ -345,7 +583,10 @@ impl Session {
             url: self.url.to_string(),
             reason: "not usable as an HTTP request",
         };
-        let mut request = Request::post(target)
+        let body = outgoing.body;
+        let mut request = Request::builder()
+            .method(outgoing.method.clone())
+            .uri(target)
             .body(Full::new(body.clone()))
             .map_err(|_| invalid())?;
         let headers = request.headers_mut();
@@ -354,10 +595,16 @@ impl Session {
             HeaderValue::from_str(&self.url.host_header()).map_err(|_| invalid())?,
         );
         headers.insert(USER_AGENT, shared.user_agent.clone());
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if outgoing.method != Method::GET || !body.is_empty() {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
         if !body.is_empty() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(SOAP_CONTENT_TYPE));
-            if let Some(action) = &shared.soap_action {
+            if let Some(content_type) = &outgoing.content_type {
+                headers.insert(CONTENT_TYPE, content_type.clone());
+            }
+            if outgoing.soap
+                && let Some(action) = &shared.soap_action
+            {
                 headers.insert(SOAP_ACTION.clone(), action.clone());
             }
         }
@@ -383,15 +630,11 @@ enum Failure {
     Send(hyper::Error),
     /// Reading the body failed.
     Body(Box<dyn std::error::Error + Send + Sync>),
-    TooLarge {
-        max: usize,
-    },
 }
 
 impl Failure {
     fn into_error(self, url: &AcsUrl) -> TransportError {
         let source: Box<dyn std::error::Error + Send + Sync> = match self {
-            Self::TooLarge { max } => return TransportError::BodyTooLarge { max },
             Self::Send(error) => error.into(),
             Self::Body(error) => error,
         };
@@ -407,46 +650,16 @@ impl Failure {
     }
 }
 
-/// Sends `request` and reads the whole response, bounded by `limit` bytes of body.
-async fn send(
-    connection: &mut Connection,
-    request: Request<Full<Bytes>>,
-    limit: usize,
-) -> Result<Exchange, Failure> {
-    let response = connection
-        .sender
-        .send_request(request)
-        .await
-        .map_err(Failure::Send)?;
-    let (parts, incoming) = response.into_parts();
-    let declared = parts
-        .headers
+/// The `Content-Length` a response announces, if any.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(Failure::TooLarge { max: limit });
-    }
-    let body = Limited::new(incoming, limit)
-        .collect()
-        .await
-        .map_err(|error| {
-            if error.is::<LengthLimitError>() {
-                Failure::TooLarge { max: limit }
-            } else {
-                Failure::Body(error)
-            }
-        })?
-        .to_bytes();
-    Ok(Exchange {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    })
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// Whether a send failed because the peer had closed the (idle) connection, so the request
-/// did not reach the ACS.
+/// did not reach the server.
 fn closed_by_peer(error: &hyper::Error) -> bool {
     if error.is_canceled() || error.is_closed() || error.is_incomplete_message() {
         return true;

@@ -43,6 +43,16 @@ pub enum TransportError {
         /// The redirect status.
         status: StatusCode,
     },
+    /// The response body broke off before it was complete (connection reset or closed short
+    /// of the announced length) while a file was being downloaded.
+    #[error("response body broke off after {received} bytes: {source}")]
+    BodyInterrupted {
+        /// Bytes received (and written) before the failure.
+        received: u64,
+        /// hyper's description of the failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The response body was larger than the configured limit.
     #[error("response body exceeds {max} bytes")]
     BodyTooLarge {
@@ -75,7 +85,8 @@ pub enum TransportError {
         /// The refused target.
         location: String,
     },
-    /// A configured header value (`User-Agent`, `SOAPAction`) is not valid in HTTP.
+    /// A configured header value (`User-Agent`, `SOAPAction`, an upload's `Content-Type`) is
+    /// not valid in HTTP.
     #[error("configured {name} is not a valid HTTP header value")]
     InvalidHeader {
         /// The header.
@@ -92,6 +103,13 @@ pub enum TransportError {
     /// The HTTP proxy failed; see [`ProxyError`].
     #[error("HTTP proxy: {0}")]
     Proxy(#[from] ProxyError),
+    /// Writing a downloaded body to its destination failed (disk full, I/O error).
+    #[error("cannot write the downloaded body: {source}")]
+    Sink {
+        /// The write error.
+        #[source]
+        source: io::Error,
+    },
     /// The ACS answered with a status the CWMP session cannot use (neither 2xx, nor a SOAP
     /// fault, nor a followed redirect or answered challenge).
     #[error("unexpected HTTP status {status} from {url}")]
@@ -150,8 +168,12 @@ fn realm_suffix(realm: &Option<String>) -> String {
 pub enum TimeoutKind {
     /// Opening the connection: TCP connect, proxy `CONNECT` and TLS handshake together.
     Connect,
-    /// Waiting for a complete response (status, headers and body) to one request.
+    /// Waiting for a complete response (status, headers and body) to one request; for a file
+    /// download, waiting for the status and headers.
     Response,
+    /// Waiting for the next part of a file download's body: the server stalled for longer
+    /// than the response timeout.
+    Body,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -159,6 +181,7 @@ impl fmt::Display for TimeoutKind {
         f.write_str(match self {
             Self::Connect => "the connection to the ACS",
             Self::Response => "the ACS response",
+            Self::Body => "more of the response body",
         })
     }
 }

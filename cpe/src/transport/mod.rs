@@ -23,6 +23,11 @@
 //! - connect and response waits are bounded with `tokio::time` (pausable in tests), response
 //!   bodies by [`TransportConfig::max_body_size`].
 //!
+//! The same client carries file transfers (TR-069 Amd 6 A.3.2.8 Download, A.4.1.5 Upload):
+//! [`Client::download`] streams a `GET` body into a writer under a size cap, and
+//! [`Client::upload`] sends a file body with `PUT` (or `POST`), both with the TLS trust, proxy,
+//! Basic/Digest authentication (answered for the request's own method) and redirects above.
+//!
 //! Every failure is a [`TransportError`] that names what failed.
 
 mod auth;
@@ -34,7 +39,7 @@ mod error;
 mod tls;
 mod url;
 
-pub use client::{Client, Response, Session};
+pub use client::{Client, Downloaded, Response, Session};
 pub use config::{
     ClientCertificate, Credentials, DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT,
     ProxyConfig, SYSTEM_CA_BUNDLE, TlsSettings, TransportConfig,
@@ -43,4 +48,4 @@ pub use error::{ProxyError, TimeoutKind, TlsConfigError, TransportError};
 pub use url::{AcsUrl, Scheme};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

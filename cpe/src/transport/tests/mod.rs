@@ -2,9 +2,10 @@
 //! rcgen CA, and a tiny proxy. No sleeps: timeouts run on paused tokio time.
 
 mod auth;
+mod files;
 mod limits;
 mod proxy;
 mod redirect;
 mod session;
-mod support;
+pub(crate) mod support;
 mod tls;

@@ -1,5 +1,6 @@
 //! Loopback fixtures: a scripted HTTP/1.1 server (plain or TLS) that records every request and
-//! counts connections, a tiny HTTP proxy, an rcgen PKI, and a Digest verifier.
+//! counts connections, a tiny HTTP proxy, an rcgen PKI, and a Digest verifier. The file
+//! transfer tests (`crate::transfer`) use them too.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::transport::{AcsUrl, Client, ClientCertificate, TlsSettings, TransportConfig};
 
 /// A config that never reads the machine's CA bundle.
-pub(super) fn config() -> TransportConfig {
+pub(crate) fn config() -> TransportConfig {
     TransportConfig {
         tls: TlsSettings {
             system_ca_file: "/nonexistent/ca-bundle.crt".into(),
@@ -32,26 +33,26 @@ pub(super) fn config() -> TransportConfig {
     }
 }
 
-pub(super) fn client(config: TransportConfig) -> Client {
+pub(crate) fn client(config: TransportConfig) -> Client {
     Client::new(config).expect("client config")
 }
 
 /// One request as the server read it.
 #[derive(Clone, Debug)]
-pub(super) struct Recorded {
+pub(crate) struct Recorded {
     /// 0-based index of the TCP (or TLS) connection it arrived on.
-    pub(super) connection: usize,
-    pub(super) method: String,
-    pub(super) target: String,
+    pub(crate) connection: usize,
+    pub(crate) method: String,
+    pub(crate) target: String,
     /// Header names lowercased, in arrival order.
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
     /// The raw head (request line and headers) as received.
-    pub(super) head: String,
+    pub(crate) head: String,
 }
 
 impl Recorded {
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -60,7 +61,7 @@ impl Recorded {
 }
 
 /// What the server does with one request.
-pub(super) struct Reply {
+pub(crate) struct Reply {
     bytes: Vec<u8>,
     close: bool,
     silent: bool,
@@ -68,14 +69,14 @@ pub(super) struct Reply {
 
 impl Reply {
     /// Close the connection after writing (without a `Connection: close` header, as GenieACS).
-    pub(super) fn then_close(mut self) -> Self {
+    pub(crate) fn then_close(mut self) -> Self {
         self.close = true;
         self
     }
 
     /// Close the connection without answering (an idle keep-alive connection closed by the
     /// server just as the next request arrived).
-    pub(super) fn drop_connection() -> Self {
+    pub(crate) fn drop_connection() -> Self {
         Self {
             bytes: Vec::new(),
             close: true,
@@ -84,7 +85,7 @@ impl Reply {
     }
 
     /// Never answer and keep the connection open.
-    pub(super) fn silence() -> Self {
+    pub(crate) fn silence() -> Self {
         Self {
             bytes: Vec::new(),
             close: false,
@@ -93,7 +94,7 @@ impl Reply {
     }
 
     /// Exactly these bytes.
-    pub(super) fn raw(bytes: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn raw(bytes: impl Into<Vec<u8>>) -> Self {
         Self {
             bytes: bytes.into(),
             close: false,
@@ -103,7 +104,7 @@ impl Reply {
 }
 
 /// A response with `Content-Length`, e.g. `reply("200 OK", &[("Set-Cookie", "a=1")], "<x/>")`.
-pub(super) fn reply(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+pub(crate) fn reply(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut bytes = format!("HTTP/1.1 {status}\r\n");
     for (name, value) in headers {
         bytes.push_str(&format!("{name}: {value}\r\n"));
@@ -112,7 +113,7 @@ pub(super) fn reply(status: &str, headers: &[(&str, &str)], body: &str) -> Reply
     Reply::raw(bytes)
 }
 
-pub(super) fn ok(body: &str) -> Reply {
+pub(crate) fn ok(body: &str) -> Reply {
     reply(
         "200 OK",
         &[("Content-Type", "text/xml; charset=\"utf-8\"")],
@@ -120,7 +121,7 @@ pub(super) fn ok(body: &str) -> Reply {
     )
 }
 
-pub(super) fn no_content() -> Reply {
+pub(crate) fn no_content() -> Reply {
     reply("204 No Content", &[], "")
 }
 
@@ -134,20 +135,20 @@ struct State {
 }
 
 /// A loopback HTTP/1.1 server driven by a handler `(request, 0-based request number) -> Reply`.
-pub(super) struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     tls: bool,
     state: Arc<State>,
 }
 
 impl Server {
-    pub(super) async fn start(
+    pub(crate) async fn start(
         handler: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
         Self::spawn(None, Arc::new(handler)).await
     }
 
-    pub(super) async fn start_tls(
+    pub(crate) async fn start_tls(
         config: Arc<rustls::ServerConfig>,
         handler: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
@@ -188,27 +189,27 @@ impl Server {
         }
     }
 
-    pub(super) fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// `http(s)://127.0.0.1:<port><path>`.
-    pub(super) fn url(&self, path: &str) -> AcsUrl {
+    pub(crate) fn url(&self, path: &str) -> AcsUrl {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}{path}", self.addr.port())
             .parse()
             .unwrap()
     }
 
-    pub(super) fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
     }
 
-    pub(super) fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
     }
 
-    pub(super) fn tls_failures(&self) -> Vec<String> {
+    pub(crate) fn tls_failures(&self) -> Vec<String> {
         self.state.tls_failures.lock().unwrap().clone()
     }
 }
@@ -293,7 +294,7 @@ async fn read_request<S: AsyncRead + Unpin>(
 }
 
 /// A port nothing listens on (bound, then released).
-pub(super) async fn closed_port() -> u16 {
+pub(crate) async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
 }
@@ -302,7 +303,7 @@ pub(super) async fn closed_port() -> u16 {
 type ProxyLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 /// A tiny HTTP proxy: `CONNECT` tunnels and absolute-form forwarding, both spliced.
-pub(super) struct Proxy {
+pub(crate) struct Proxy {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     seen: ProxyLog,
@@ -310,7 +311,7 @@ pub(super) struct Proxy {
 
 impl Proxy {
     /// `required`: the exact `Proxy-Authorization` value to demand, if any.
-    pub(super) async fn start(required: Option<String>) -> Self {
+    pub(crate) async fn start(required: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -330,15 +331,15 @@ impl Proxy {
         }
     }
 
-    pub(super) fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub(super) fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
 
-    pub(super) fn seen(&self) -> Vec<(String, Option<String>)> {
+    pub(crate) fn seen(&self) -> Vec<(String, Option<String>)> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -411,18 +412,18 @@ async fn proxy_connection(mut client: TcpStream, seen: ProxyLog, required: Optio
 
 /// A test CA with a server certificate for `127.0.0.1`/`localhost` and a client
 /// certificate, written as PEM files, plus a second, unrelated CA.
-pub(super) struct Pki {
+pub(crate) struct Pki {
     _dir: TempDir,
-    pub(super) ca_file: PathBuf,
-    pub(super) other_ca_file: PathBuf,
-    pub(super) client_certificate: ClientCertificate,
+    pub(crate) ca_file: PathBuf,
+    pub(crate) other_ca_file: PathBuf,
+    pub(crate) client_certificate: ClientCertificate,
     ca_der: CertificateDer<'static>,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
 }
 
 impl Pki {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (ca_cert, ca_issuer) = make_ca("Test ACS CA");
         let (other_ca_cert, _) = make_ca("Some Other CA");
@@ -468,7 +469,7 @@ impl Pki {
 
     /// A server config; with `require_client_cert`, clients must present a certificate
     /// issued by the test CA.
-    pub(super) fn server_config(&self, require_client_cert: bool) -> Arc<rustls::ServerConfig> {
+    pub(crate) fn server_config(&self, require_client_cert: bool) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -503,7 +504,7 @@ fn make_ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
 }
 
 /// Parses `Digest k=v, k="v", ...` into a map.
-pub(super) fn digest_params(header: &str) -> HashMap<String, String> {
+pub(crate) fn digest_params(header: &str) -> HashMap<String, String> {
     let mut params = HashMap::new();
     let mut rest = header.strip_prefix("Digest ").unwrap_or(header).trim();
     while !rest.is_empty() {
@@ -527,20 +528,30 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) fn md5_hex(data: &[u8]) -> String {
+pub(crate) fn md5_hex(data: &[u8]) -> String {
     use md5::Digest;
     hex(&md5::Md5::digest(data))
 }
 
-pub(super) fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256;
     let hash = suite.tls13().unwrap().common.hash_provider;
     hex(hash.hash(data).as_ref())
 }
 
-/// Recomputes an RFC 7616 `qop=auth` response the way a server does; returns the params
-/// when `response` matches.
-pub(super) fn verify_digest(
+/// Recomputes an RFC 7616 `qop=auth` response to a POST the way a server does; returns the
+/// params when `response` matches.
+pub(crate) fn verify_digest(
+    header: &str,
+    password: &str,
+    hash: fn(&[u8]) -> String,
+) -> Result<HashMap<String, String>, String> {
+    verify_digest_for("POST", header, password, hash)
+}
+
+/// [`verify_digest`] for a request with `method`.
+pub(crate) fn verify_digest_for(
+    method: &str,
     header: &str,
     password: &str,
     hash: fn(&[u8]) -> String,
@@ -555,7 +566,7 @@ pub(super) fn verify_digest(
         return Err(format!("qop not auth: {header}"));
     }
     let ha1 = hash(format!("{}:{}:{password}", get("username")?, get("realm")?).as_bytes());
-    let ha2 = hash(format!("POST:{}", get("uri")?).as_bytes());
+    let ha2 = hash(format!("{method}:{}", get("uri")?).as_bytes());
     let expected = hash(
         format!(
             "{ha1}:{}:{}:{}:auth:{ha2}",
