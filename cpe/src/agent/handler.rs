@@ -23,6 +23,12 @@ const METHODS: &[&str] = &[
     "Reboot",
     "FactoryReset",
     "ScheduleInform",
+    "Download",
+    "ScheduleDownload",
+    "Upload",
+    "CancelTransfer",
+    "GetQueuedTransfers",
+    "GetAllQueuedTransfers",
 ];
 
 /// Runs ACS requests against the shared agent state; each change is saved before it is
@@ -62,6 +68,24 @@ impl super::driver::SessionHandler for Handler<'_> {
                 core.factory_reset_after_session = true;
                 FactoryResetResponse {}.into()
             }
+            Body::Download(r) => {
+                let answer = core.transfers.download(&r, super::unix_seconds());
+                transfer_answer(&mut core, answer)
+            }
+            Body::ScheduleDownload(r) => {
+                let answer = core.transfers.schedule_download(&r, super::unix_seconds());
+                transfer_answer(&mut core, answer)
+            }
+            Body::Upload(r) => {
+                let answer = core.transfers.upload(&r, super::unix_seconds());
+                transfer_answer(&mut core, answer)
+            }
+            Body::CancelTransfer(r) => {
+                let answer = core.transfers.cancel(&r);
+                transfer_answer(&mut core, answer)
+            }
+            Body::GetQueuedTransfers(_) => core.transfers.queued_transfers().into(),
+            Body::GetAllQueuedTransfers(_) => core.transfers.all_queued_transfers().into(),
             Body::ScheduleInform(r) => {
                 let now = Timestamp::from_system_time(SystemTime::now());
                 core.events
@@ -74,6 +98,16 @@ impl super::driver::SessionHandler for Handler<'_> {
     }
 
     fn event(&mut self, event: SessionEvent) {
+        if let SessionEvent::RequestAnswered { index, .. } = event {
+            let mut core = lock(self.core);
+            if let Some(&transfer) = core.in_flight.get(index) {
+                core.state
+                    .pending_messages
+                    .retain(|p| p.transfer != transfer);
+                super::save(&core.files.agent, &core.state);
+            }
+            return;
+        }
         if let SessionEvent::InformAccepted(version) = event {
             let mut core = lock(self.core);
             core.events.delivered();
@@ -96,4 +130,18 @@ fn changes_the_model(request: &Body) -> bool {
             | Body::AddObject(_)
             | Body::DeleteObject(_)
     )
+}
+
+/// A transfer request's answer: saved before it is given, or the fault it was refused with.
+fn transfer_answer<R: Into<Body>>(
+    core: &mut Core,
+    answer: Result<R, crate::transfer::RequestError>,
+) -> Body {
+    match answer {
+        Ok(response) => {
+            core.save_transfers();
+            response.into()
+        }
+        Err(refused) => SoapFault::from(Fault::from(refused)).into(),
+    }
 }

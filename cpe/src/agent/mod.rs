@@ -10,6 +10,7 @@
 pub mod driver;
 mod handler;
 mod state;
+mod transfers;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -32,6 +33,7 @@ use crate::events::queue::Restart;
 use crate::events::{Events, EventsState, Timestamp};
 use crate::model::{DataModel, ModelState, Origin, Profile};
 use crate::session::SessionConfig;
+use crate::transfer::{Due, Executor, Outcome, TransferConfig, TransferQueue};
 use crate::transport::{AcsUrl, Client, Credentials, TlsSettings, TransportConfig};
 use handler::Handler;
 pub use state::{AgentState, UrlSource};
@@ -66,12 +68,16 @@ struct Files {
     model: PathBuf,
     events: PathBuf,
     agent: PathBuf,
+    transfers: PathBuf,
 }
 
 /// What the session loop and the control socket share.
 struct Core {
     model: DataModel,
     events: Events,
+    transfers: TransferQueue,
+    /// The transfer each CPE request of the session in progress reports, by position.
+    in_flight: Vec<u64>,
     state: AgentState,
     files: Files,
     /// A session should open as soon as possible.
@@ -98,6 +104,11 @@ pub struct Agent {
     wake: Arc<Notify>,
     connreq: Option<ConnectionRequestServer>,
     connreq_waiter: signal::Waiter,
+    executor: Arc<Executor<transfers::Hooks>>,
+    outcomes: (
+        tokio::sync::mpsc::UnboundedSender<Outcome>,
+        tokio::sync::mpsc::UnboundedReceiver<Outcome>,
+    ),
 }
 
 impl Agent {
@@ -111,6 +122,7 @@ impl Agent {
             model: config.state_dir.join("model.json"),
             events: config.state_dir.join("events.json"),
             agent: config.state_dir.join("agent.json"),
+            transfers: config.state_dir.join("transfers.json"),
         };
         let _ = crate::persist::clean_temp_files(&config.state_dir);
         let profile = Arc::new(match &config.profile {
@@ -128,9 +140,12 @@ impl Agent {
             None => Events::new(now),
         };
         let state = load::<AgentState>(&files.agent).unwrap_or_default();
+        let transfers = load::<TransferQueue>(&files.transfers).unwrap_or_default();
         let mut core = Core {
             model,
             events,
+            transfers,
+            in_flight: Vec::new(),
             state,
             files,
             session_due: true,
@@ -156,6 +171,10 @@ impl Agent {
         }
         core.bootstrap_if_new_url();
         core.sync_from_model();
+        // Transfers cut short by the stop: restarted, or reported if their file was applied.
+        for completion in core.transfers.recover(unix_seconds()) {
+            core.transfer_finished(completion);
+        }
 
         let client = Client::new(transport_config(&config))?;
         let source = {
@@ -183,13 +202,30 @@ impl Agent {
             Origin::Local,
         );
         core.save_all();
+        let core = Arc::new(Mutex::new(core));
+        let executor = Executor::new(
+            client.clone(),
+            TransferConfig::new(
+                config.state_dir.join("downloads"),
+                config.state_dir.join("files"),
+            ),
+            transfers::Hooks {
+                core: core.clone(),
+                commands: config.commands.clone(),
+            },
+        );
+        if let Err(e) = executor.remove_stale_downloads().await {
+            tracing::warn!(%e, "could not clean the download directory");
+        }
         Ok(Self {
-            core: Arc::new(Mutex::new(core)),
+            core,
             config,
             client,
             wake: Arc::new(Notify::new()),
             connreq: Some(server),
             connreq_waiter,
+            executor: Arc::new(executor),
+            outcomes: tokio::sync::mpsc::unbounded_channel(),
         })
     }
 
@@ -237,10 +273,15 @@ impl Agent {
                 if !core.events.handle_timeout(now).is_empty() {
                     core.session_due = true;
                 }
+                self.start_due_transfers(&mut core);
                 if core.session_due && core.state.acs_url.is_some() {
                     None
                 } else {
-                    Some(core.events.poll_timeout().map(|t| t.duration_since(now)))
+                    let events = core.events.poll_timeout().map(|t| t.duration_since(now));
+                    let transfer = core.transfers.poll_timeout().map(|at| {
+                        Duration::from_secs(u64::try_from(at - unix_seconds()).unwrap_or(0))
+                    });
+                    Some(events.into_iter().chain(transfer).min())
                 }
             };
             match next {
@@ -251,6 +292,13 @@ impl Agent {
                         () = &mut shutdown => break,
                         () = sleep => {}
                         () = self.wake.notified() => {}
+                        Some(outcome) = self.outcomes.1.recv() => {
+                            let mut core = lock(&self.core);
+                            match core.transfers.finish(outcome, unix_seconds()) {
+                                Some(completion) => core.transfer_finished(completion),
+                                None => core.save_transfers(),
+                            }
+                        }
                         wakeup = self.connreq_waiter.wait() => {
                             if wakeup.is_some() {
                                 let mut core = lock(&self.core);
@@ -264,6 +312,23 @@ impl Agent {
         }
         let _ = stop_tx.send(true);
         control.abort();
+    }
+
+    /// Starts every transfer that is due, each in its own task: a long download does not hold
+    /// up sessions or Connection Requests.
+    fn start_due_transfers(&self, core: &mut Core) {
+        while let Some(due) = core.transfers.poll_due(unix_seconds()) {
+            match due {
+                Due::Start(job) => {
+                    core.save_transfers();
+                    let (executor, done) = (self.executor.clone(), self.outcomes.0.clone());
+                    tokio::spawn(async move {
+                        let _ = done.send(executor.run(&job).await);
+                    });
+                }
+                Due::Missed(completion) => core.transfer_finished(completion),
+            }
+        }
     }
 
     /// Runs one session to its end, then what it left to do.
@@ -454,6 +519,14 @@ impl Core {
         };
         self.save_events();
         let mut session = SessionConfig::new(inform);
+        // TransferComplete and AutonomousTransferComplete still owed to the ACS (A.3.3.2).
+        self.in_flight.clear();
+        for pending in &self.state.pending_messages {
+            if let Some(body) = pending.body() {
+                session.requests.push(body);
+                self.in_flight.push(pending.transfer);
+            }
+        }
         session.max_version = config.max_version;
         session.timeout = config.session_timeout;
         session.id_seed = self.rng.next_u64();
@@ -517,6 +590,7 @@ impl Core {
         self.save_model();
         self.save_events();
         save(&self.files.agent, &self.state);
+        self.save_transfers();
     }
 
     fn save_model(&self) {
@@ -525,6 +599,10 @@ impl Core {
 
     fn save_events(&self) {
         save(&self.files.events, &self.events.state());
+    }
+
+    fn save_transfers(&self) {
+        save(&self.files.transfers, &self.transfers);
     }
 }
 
@@ -669,6 +747,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Seconds since 1970 on the wall clock: the transfer queue's time.
+fn unix_seconds() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// A generator seeded by the operating system, or by the clock if it has no entropy to give

@@ -45,4 +45,7 @@ pub struct AgentState {
     pub sessions_failed: u64,
     /// When the last session ended and how.
     pub last_session: Option<(String, String)>,
+    /// Transfer results not yet acknowledged by the ACS.
+    #[serde(default)]
+    pub pending_messages: Vec<super::transfers::PendingMessage>,
 }

@@ -6,3 +6,4 @@ mod h3c_flow;
 mod rpc_coverage;
 mod support;
 mod tls;
+mod transfers;

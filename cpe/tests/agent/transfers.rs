@@ -1,0 +1,275 @@
+//! File transfers against the running agent (TR-069 Amd 6 A.3.2.8 Download, A.4.1.5 Upload,
+//! A.4.1.8 ScheduleDownload, A.4.1.9 CancelTransfer, A.4.1.1/A.4.1.7 queued transfers): the
+//! ACS queues them, the agent moves the files over HTTP, and reports each with exactly one
+//! TransferComplete and one `M Download` / `M Upload` after `7 TRANSFER COMPLETE`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cpe::agent::Agent;
+use cpe::config::{Config, FileConfig, Overrides};
+use schemas::rpc::types::*;
+use schemas::rpc::*;
+use schemas::soap::CwmpNamespace;
+use schemas::{Body, Envelope};
+use tokio::sync::Notify;
+
+use crate::support::acs::{HttpRequest, HttpResponse, ScriptedAcs};
+use crate::support::validate;
+
+const FIRMWARE: &[u8] = b"\x7fELF pretend firmware image, 48 bytes long....";
+
+#[derive(Default)]
+struct Log {
+    plan: VecDeque<Body>,
+    answers: Vec<(&'static str, Body)>,
+    outstanding: Option<&'static str>,
+    transfer_completes: Vec<TransferComplete>,
+    events: Vec<String>,
+    uploads: Vec<Vec<u8>>,
+    downloads: usize,
+    sent: Vec<Vec<u8>>,
+}
+
+fn reply(id: &str, body: impl Into<Body>) -> HttpResponse {
+    HttpResponse::xml(Envelope::new(CwmpNamespace::V1_2, body).with_id(id).write())
+}
+
+fn key(text: &str) -> CommandKey {
+    text.parse().unwrap()
+}
+
+fn plan(base: &str) -> VecDeque<Body> {
+    let download = |k: &str, path: &str, size: u32| Download {
+        command_key: key(k),
+        file_type: "1 Firmware Upgrade Image".into(),
+        url: format!("{base}{path}"),
+        file_size: size,
+        ..Download::default()
+    };
+    let mut ftp = download("ftp-1", "", 0);
+    ftp.url = "ftp://files.example.net/fw.bin".into();
+    VecDeque::from([
+        download("dl-1", "/files/fw.bin", FIRMWARE.len() as u32).into(),
+        download("dl-404", "/files/missing.bin", 0).into(),
+        Upload {
+            command_key: key("ul-1"),
+            file_type: "1 Vendor Configuration File".into(),
+            url: format!("{base}/upload/cfg"),
+            ..Upload::default()
+        }
+        .into(),
+        ScheduleDownload {
+            command_key: key("sd-1"),
+            file_type: "1 Firmware Upgrade Image".into(),
+            url: format!("{base}/files/fw.bin"),
+            time_window_list: vec![TimeWindowStruct {
+                window_start: 3600,
+                window_end: 7200,
+                window_mode: "1 At Any Time".into(),
+                user_message: String::new(),
+                max_retries: 0,
+            }],
+            ..ScheduleDownload::default()
+        }
+        .into(),
+        GetAllQueuedTransfers {}.into(),
+        CancelTransfer {
+            command_key: key("sd-1"),
+        }
+        .into(),
+        CancelTransfer {
+            command_key: key("no-such"),
+        }
+        .into(),
+        ftp.into(),
+        GetQueuedTransfers {}.into(),
+    ])
+}
+
+fn script(
+    log: Arc<Mutex<Log>>,
+    base: Arc<Mutex<String>>,
+    progress: Arc<Notify>,
+) -> impl FnMut(&HttpRequest) -> HttpResponse {
+    move |request| {
+        let mut log = log.lock().unwrap();
+        if request.start.starts_with("GET /files/fw.bin") {
+            log.downloads += 1;
+            return HttpResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: FIRMWARE.to_vec(),
+                close: false,
+            };
+        }
+        if request.start.starts_with("GET ") {
+            return HttpResponse {
+                status: 404,
+                headers: Vec::new(),
+                body: Vec::new(),
+                close: false,
+            };
+        }
+        if request.start.starts_with("PUT /upload/cfg") {
+            log.uploads.push(request.body.clone());
+            return HttpResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: Vec::new(),
+                close: false,
+            };
+        }
+        if !request.body.is_empty() {
+            log.sent.push(request.body.clone());
+            match Envelope::parse(&request.body).unwrap().body {
+                Body::Inform(inform) => {
+                    let codes: Vec<String> = inform
+                        .event
+                        .iter()
+                        .map(|e| format!("{}|{}", e.event_code, e.command_key))
+                        .collect();
+                    if codes.iter().any(|c| c.starts_with("0 BOOTSTRAP")) {
+                        log.plan = plan(&base.lock().unwrap());
+                    }
+                    log.events.extend(codes);
+                    return reply("i", InformResponse { max_envelopes: 1 });
+                }
+                Body::TransferComplete(tc) => {
+                    log.transfer_completes.push(tc);
+                    progress.notify_one();
+                    return reply("tc", TransferCompleteResponse {});
+                }
+                answer => {
+                    if let Some(name) = log.outstanding.take() {
+                        log.answers.push((name, answer));
+                    }
+                }
+            }
+        }
+        match log.plan.pop_front() {
+            Some(body) => {
+                log.outstanding = Some(body.name());
+                reply("acs", body)
+            }
+            None => HttpResponse::no_content(),
+        }
+    }
+}
+
+fn fault_code(body: &Body) -> Option<FaultCode> {
+    match body {
+        Body::Fault(f) => f.detail.as_ref().map(|d| d.fault_code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_and_uploads_are_queued_moved_and_reported_once_each() {
+    let log = Arc::new(Mutex::new(Log::default()));
+    let base = Arc::new(Mutex::new(String::new()));
+    let progress = Arc::new(Notify::new());
+    let acs = ScriptedAcs::start(script(log.clone(), base.clone(), progress.clone())).await;
+    *base.lock().unwrap() = acs.url.trim_end_matches("/acs").to_owned();
+    let state = tempfile::tempdir().unwrap();
+    let config = Config::resolve(
+        FileConfig::default(),
+        Overrides {
+            acs_url: Some(acs.url.clone()),
+            state_dir: Some(state.path().to_owned()),
+            connreq_listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    let agent = Agent::start(config).await.unwrap();
+    let stop = Arc::new(Notify::new());
+    let stopped = stop.clone();
+    let running = tokio::spawn(agent.run_until(async move { stopped.notified().await }));
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while log.lock().unwrap().transfer_completes.len() < 3 {
+            progress.notified().await;
+        }
+    })
+    .await
+    .expect("three transfers reported");
+    stop.notify_one();
+    running.await.unwrap();
+
+    let log = log.lock().unwrap();
+    let a = &log.answers;
+    assert!(matches!(&a[0].1, Body::DownloadResponse(r) if r.status == Status::Pending));
+    assert!(matches!(&a[1].1, Body::DownloadResponse(_)));
+    assert!(matches!(&a[2].1, Body::UploadResponse(r) if r.status == Status::Pending));
+    assert!(matches!(&a[3].1, Body::ScheduleDownloadResponse(_)));
+    let Body::GetAllQueuedTransfersResponse(all) = &a[4].1 else {
+        panic!("{:?}", a[4])
+    };
+    assert!(
+        all.transfer_list
+            .iter()
+            .any(|t| t.command_key.as_str() == "sd-1")
+    );
+    assert!(matches!(&a[5].1, Body::CancelTransferResponse(_)));
+    assert_eq!(
+        fault_code(&a[6].1),
+        Some(FaultCode::InvalidArguments),
+        "unknown CommandKey"
+    );
+    assert_eq!(
+        fault_code(&a[7].1),
+        Some(FaultCode::UnsupportedTransferProtocol),
+        "ftp://"
+    );
+    let Body::GetQueuedTransfersResponse(queued) = &a[8].1 else {
+        panic!("{:?}", a[8])
+    };
+    assert!(
+        queued
+            .transfer_list
+            .iter()
+            .all(|t| t.command_key.as_str() != "sd-1"),
+        "cancelled"
+    );
+
+    // The files moved.
+    assert!(log.downloads >= 1);
+    assert_eq!(log.uploads.len(), 1);
+    assert!(
+        log.uploads[0].starts_with(b"{"),
+        "the configuration is exported as JSON"
+    );
+
+    // One TransferComplete per transfer, with its CommandKey and outcome.
+    let by_key = |k: &str| -> Vec<&TransferComplete> {
+        log.transfer_completes
+            .iter()
+            .filter(|t| t.command_key.as_str() == k)
+            .collect()
+    };
+    assert_eq!(by_key("dl-1").len(), 1);
+    assert_eq!(by_key("dl-1")[0].fault_struct.fault(), None);
+    assert_eq!(by_key("dl-404").len(), 1);
+    assert_eq!(
+        by_key("dl-404")[0].fault_struct.fault(),
+        Some(FaultCode::FileAccessFailure)
+    );
+    assert_eq!(by_key("ul-1").len(), 1);
+    assert_eq!(by_key("ul-1")[0].fault_struct.fault(), None);
+    assert!(
+        by_key("sd-1").is_empty(),
+        "a cancelled transfer is not reported"
+    );
+    // 7 TRANSFER COMPLETE announced them, and each M event came exactly once.
+    assert!(
+        log.events
+            .iter()
+            .any(|e| e.starts_with("7 TRANSFER COMPLETE"))
+    );
+    for expected in ["M Download|dl-1", "M Download|dl-404", "M Upload|ul-1"] {
+        let count = log.events.iter().filter(|e| *e == expected).count();
+        assert_eq!(count, 1, "{expected} in {:?}", log.events);
+    }
+    validate(&log.sent);
+}
