@@ -10,20 +10,11 @@ use super::{Core, lock};
 use crate::events::Timestamp;
 use crate::session::SessionEvent;
 
-/// Every method the agent answers (A.3.1.1 GetRPCMethods).
-const METHODS: &[&str] = &[
-    "GetRPCMethods",
-    "SetParameterValues",
-    "GetParameterValues",
-    "GetParameterNames",
-    "SetParameterAttributes",
-    "GetParameterAttributes",
-    "AddObject",
-    "DeleteObject",
-    "Reboot",
+/// The optional methods (A.4.1) the agent answers besides the required ones
+/// ([`crate::rpc::REQUIRED_METHODS`]), for GetRPCMethods (A.3.1.1).
+const OPTIONAL_METHODS: &[&str] = &[
     "FactoryReset",
     "ScheduleInform",
-    "Download",
     "ScheduleDownload",
     "Upload",
     "CancelTransfer",
@@ -47,7 +38,11 @@ impl super::driver::SessionHandler for Handler<'_> {
     fn request(&mut self, request: Body) -> Body {
         let mut core = lock(self.core);
         if let Body::GetRPCMethods(_) = request {
-            let method_list = METHODS.iter().map(|m| (*m).to_owned()).collect();
+            let method_list = crate::rpc::REQUIRED_METHODS
+                .iter()
+                .chain(OPTIONAL_METHODS)
+                .map(|m| (*m).to_owned())
+                .collect();
             return GetRPCMethodsResponse { method_list }.into();
         }
         if let Some(response) = crate::rpc::handle(&mut core.model, &request) {

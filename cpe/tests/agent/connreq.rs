@@ -5,8 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cpe::agent::Agent;
-use cpe::config::{Config, FileConfig, Overrides};
+use cpe::config::FileConfig;
 use cpe::control::{self, Request, Response};
 use schemas::rpc::*;
 use schemas::soap::CwmpNamespace;
@@ -15,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::support::acs::{HttpResponse, ScriptedAcs};
 use crate::support::cr::connection_request;
+use crate::support::{Running, agent_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_requests_open_exactly_one_session_and_a_flood_gets_503s() {
@@ -39,20 +39,7 @@ async fn connection_requests_open_exactly_one_session_and_a_flood_gets_503s() {
     })
     .await;
     let state = tempfile::tempdir().unwrap();
-    let config = Config::resolve(
-        FileConfig::default(),
-        Overrides {
-            acs_url: Some(acs.url.clone()),
-            state_dir: Some(state.path().to_owned()),
-            connreq_listen: Some("127.0.0.1:0".into()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
-    let agent = Agent::start(config).await.unwrap();
-    let stop = Arc::new(Notify::new());
-    let stopped = stop.clone();
-    let running = tokio::spawn(agent.run_until(async move { stopped.notified().await }));
+    let running = Running::start(agent_config(FileConfig::default(), &acs.url, state.path())).await;
     let within = Duration::from_secs(10);
     tokio::time::timeout(within, informed.notified())
         .await
@@ -127,11 +114,7 @@ async fn connection_requests_open_exactly_one_session_and_a_flood_gets_503s() {
         panic!()
     };
     assert!(status.sessions_ok >= 2, "{status:?}");
-    stop.notify_one();
-    tokio::time::timeout(within, running)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
     let informs = informs.lock().unwrap().len();
     assert!(
         (2..=6).contains(&informs),

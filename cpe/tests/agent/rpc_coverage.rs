@@ -7,8 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cpe::agent::Agent;
-use cpe::config::{Config, FileConfig, Overrides};
+use cpe::config::FileConfig;
 use schemas::rpc::types::*;
 use schemas::rpc::*;
 use schemas::soap::CwmpNamespace;
@@ -17,7 +16,7 @@ use schemas::{Body, Envelope};
 use tokio::sync::Notify;
 
 use crate::support::acs::{HttpResponse, ScriptedAcs};
-use crate::support::validate;
+use crate::support::{Running, agent_config, validate};
 
 /// What the ACS sends: a typed request, or raw bytes (for what the codec cannot express).
 #[derive(Clone)]
@@ -238,20 +237,7 @@ async fn every_method_and_fault_path_against_the_running_agent() {
     let informed = Arc::new(Notify::new());
     let acs = ScriptedAcs::start(script(acs_state.clone(), informed.clone())).await;
     let state = tempfile::tempdir().unwrap();
-    let config = Config::resolve(
-        FileConfig::default(),
-        Overrides {
-            acs_url: Some(acs.url.clone()),
-            state_dir: Some(state.path().to_owned()),
-            connreq_listen: Some("127.0.0.1:0".into()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
-    let agent = Agent::start(config).await.unwrap();
-    let stop = Arc::new(Notify::new());
-    let stopped = stop.clone();
-    let running = tokio::spawn(agent.run_until(async move { stopped.notified().await }));
+    let running = Running::start(agent_config(FileConfig::default(), &acs.url, state.path())).await;
     // Boot (0 BOOTSTRAP), after Reboot (1 BOOT), ScheduleInform (3 SCHEDULED), after
     // FactoryReset (0 BOOTSTRAP).
     for session in 0..4 {
@@ -267,8 +253,7 @@ async fn every_method_and_fault_path_against_the_running_agent() {
     })
     .await
     .expect("every request was answered");
-    stop.notify_one();
-    running.await.unwrap();
+    running.stop().await;
 
     let acs = acs_state.lock().unwrap();
     let a: Vec<&(String, Body)> = acs.answers.iter().collect();

@@ -7,8 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cpe::agent::Agent;
-use cpe::config::{Config, FileConfig, Overrides};
+use cpe::config::FileConfig;
 use schemas::rpc::types::*;
 use schemas::rpc::*;
 use schemas::soap::CwmpNamespace;
@@ -16,7 +15,7 @@ use schemas::{Body, Envelope};
 use tokio::sync::Notify;
 
 use crate::support::acs::{HttpRequest, HttpResponse, ScriptedAcs};
-use crate::support::validate;
+use crate::support::{Running, agent_config, validate};
 
 const FIRMWARE: &[u8] = b"\x7fELF pretend firmware image, 48 bytes long....";
 
@@ -173,20 +172,7 @@ async fn downloads_and_uploads_are_queued_moved_and_reported_once_each() {
     let acs = ScriptedAcs::start(script(log.clone(), base.clone(), progress.clone())).await;
     *base.lock().unwrap() = acs.url.trim_end_matches("/acs").to_owned();
     let state = tempfile::tempdir().unwrap();
-    let config = Config::resolve(
-        FileConfig::default(),
-        Overrides {
-            acs_url: Some(acs.url.clone()),
-            state_dir: Some(state.path().to_owned()),
-            connreq_listen: Some("127.0.0.1:0".into()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
-    let agent = Agent::start(config).await.unwrap();
-    let stop = Arc::new(Notify::new());
-    let stopped = stop.clone();
-    let running = tokio::spawn(agent.run_until(async move { stopped.notified().await }));
+    let running = Running::start(agent_config(FileConfig::default(), &acs.url, state.path())).await;
     tokio::time::timeout(Duration::from_secs(30), async {
         while log.lock().unwrap().transfer_completes.len() < 3 {
             progress.notified().await;
@@ -194,8 +180,7 @@ async fn downloads_and_uploads_are_queued_moved_and_reported_once_each() {
     })
     .await
     .expect("three transfers reported");
-    stop.notify_one();
-    running.await.unwrap();
+    running.stop().await;
 
     let log = log.lock().unwrap();
     let a = &log.answers;
