@@ -77,10 +77,22 @@ impl ScriptedAcs {
     where
         S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
     {
+        Self::start_with_hook(script, |_, _| {}).await
+    }
+
+    /// Starts an ACS whose `script` answers every request and whose `answered` hook runs once
+    /// each answer has been written (or failed to be), before the next request on that
+    /// connection is read: the place to act on "right after the CPE was answered".
+    pub(crate) async fn start_with_hook<S, H>(script: S, answered: H) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+        H: FnMut(&HttpRequest, &HttpResponse) + Send + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/acs", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script));
+        let answered: Hook = Arc::new(Mutex::new(answered));
         let recorded = requests.clone();
         tokio::spawn(async move {
             let mut connection = 0;
@@ -88,8 +100,9 @@ impl ScriptedAcs {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (script, recorded) = (script.clone(), recorded.clone());
-                tokio::spawn(serve(stream, connection, script, recorded));
+                let (script, answered, recorded) =
+                    (script.clone(), answered.clone(), recorded.clone());
+                tokio::spawn(serve(stream, connection, script, answered, recorded));
                 connection += 1;
             }
         });
@@ -103,11 +116,13 @@ impl ScriptedAcs {
 }
 
 type Script = Arc<Mutex<dyn FnMut(&HttpRequest) -> HttpResponse + Send>>;
+type Hook = Arc<Mutex<dyn FnMut(&HttpRequest, &HttpResponse) + Send>>;
 
 async fn serve(
     stream: TcpStream,
     connection: usize,
     script: Script,
+    answered: Hook,
     recorded: Arc<Mutex<Vec<HttpRequest>>>,
 ) {
     let (read, mut write) = stream.into_split();
@@ -166,10 +181,10 @@ async fn serve(
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
-        if write.write_all(head.as_bytes()).await.is_err()
-            || write.write_all(&response.body).await.is_err()
-            || response.close
-        {
+        let written = write.write_all(head.as_bytes()).await.is_ok()
+            && write.write_all(&response.body).await.is_ok();
+        (answered.lock().unwrap())(&request, &response);
+        if !written || response.close {
             return;
         }
     }
