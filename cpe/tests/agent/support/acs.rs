@@ -77,7 +77,7 @@ impl ScriptedAcs {
     where
         S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
     {
-        Self::spawn(None, script).await
+        Self::spawn(None, script, |_, _| {}).await
     }
 
     /// The same over TLS with `config`; the URL is `https://`.
@@ -85,18 +85,37 @@ impl ScriptedAcs {
     where
         S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
     {
-        Self::spawn(Some(tokio_rustls::TlsAcceptor::from(config)), script).await
+        Self::spawn(
+            Some(tokio_rustls::TlsAcceptor::from(config)),
+            script,
+            |_, _| {},
+        )
+        .await
     }
 
-    async fn spawn<S>(tls: Option<tokio_rustls::TlsAcceptor>, script: S) -> Self
+    /// Starts an ACS whose `script` answers every request and whose `answered` hook runs once
+    /// each answer has been written (or failed to be), before the next request on that
+    /// connection is read: the place to act on "right after the CPE was answered".
+    #[allow(dead_code)] // Used by tests/crash.rs, which shares this file.
+    pub(crate) async fn start_with_hook<S, H>(script: S, answered: H) -> Self
     where
         S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+        H: FnMut(&HttpRequest, &HttpResponse) + Send + 'static,
+    {
+        Self::spawn(None, script, answered).await
+    }
+
+    async fn spawn<S, H>(tls: Option<tokio_rustls::TlsAcceptor>, script: S, answered: H) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+        H: FnMut(&HttpRequest, &HttpResponse) + Send + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/acs", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script));
+        let answered: Hook = Arc::new(Mutex::new(answered));
         let recorded = requests.clone();
         tokio::spawn(async move {
             let mut connection = 0;
@@ -104,14 +123,19 @@ impl ScriptedAcs {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (script, recorded, tls) = (script.clone(), recorded.clone(), tls.clone());
+                let (script, answered, recorded, tls) = (
+                    script.clone(),
+                    answered.clone(),
+                    recorded.clone(),
+                    tls.clone(),
+                );
                 tokio::spawn(async move {
                     match tls {
-                        None => serve(stream, connection, script, recorded).await,
+                        None => serve(stream, connection, script, answered, recorded).await,
                         Some(tls) => {
                             // A refused handshake (untrusted, no client certificate) ends here.
                             if let Ok(stream) = tls.accept(stream).await {
-                                serve(stream, connection, script, recorded).await;
+                                serve(stream, connection, script, answered, recorded).await;
                             }
                         }
                     }
@@ -129,11 +153,13 @@ impl ScriptedAcs {
 }
 
 type Script = Arc<Mutex<dyn FnMut(&HttpRequest) -> HttpResponse + Send>>;
+type Hook = Arc<Mutex<dyn FnMut(&HttpRequest, &HttpResponse) + Send>>;
 
 async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     stream: S,
     connection: usize,
     script: Script,
+    answered: Hook,
     recorded: Arc<Mutex<Vec<HttpRequest>>>,
 ) {
     let (read, mut write) = tokio::io::split(stream);
@@ -192,10 +218,10 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
-        if write.write_all(head.as_bytes()).await.is_err()
-            || write.write_all(&response.body).await.is_err()
-            || response.close
-        {
+        let written = write.write_all(head.as_bytes()).await.is_ok()
+            && write.write_all(&response.body).await.is_ok();
+        (answered.lock().unwrap())(&request, &response);
+        if !written || response.close {
             return;
         }
     }
