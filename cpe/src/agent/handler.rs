@@ -111,8 +111,10 @@ impl super::driver::SessionHandler for Handler<'_> {
                 core.state.bootstrapped_url = core.state.acs_url.clone();
             }
             tracing::debug!(%version, "Inform accepted");
-            core.save_events();
+            // The agent's state first: a stop between the two saves then at worst repeats a
+            // 0 BOOTSTRAP that was delivered, instead of bootstrapping over delivered events.
             super::save(&core.files.agent, &core.state);
+            core.save_events();
         }
     }
 }

@@ -165,7 +165,7 @@ impl Agent {
             );
         }
         core.choose_acs_url(&config);
-        core.events.restart(Restart::Boot, now);
+        core.restarted(&config, now);
         if first_boot {
             tracing::info!("first start: 0 BOOTSTRAP");
         }
@@ -389,6 +389,28 @@ impl Core {
         }
     }
 
+    /// Starts the event queue over after a stop. With a host reboot command configured, only a
+    /// new kernel boot ID is a device boot (`1 BOOT`, and a held `M Reboot` goes out); the
+    /// agent restarting on the same boot is a process restart, and a Reboot the agent
+    /// acknowledged but never carried out is carried out now. Without one, the agent's own
+    /// restart is the device's reboot (the lab default).
+    fn restarted(&mut self, config: &Config, now: Timestamp) {
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|id| id.trim().to_owned());
+        let host_rebooted = boot_id.is_none() || boot_id != self.state.boot_id;
+        self.state.boot_id = boot_id;
+        if config.commands.reboot.is_empty() || host_rebooted {
+            self.events.restart(Restart::Boot, now);
+            return;
+        }
+        self.events.restart(Restart::Process, now);
+        if self.events.queue().reboot_pending() {
+            tracing::warn!("a Reboot was acknowledged but not carried out; rebooting now");
+            run_hook("reboot", &config.commands.reboot);
+        }
+    }
+
     /// `0 BOOTSTRAP` when the URL in use has never received one (first contact, a new ACS).
     fn bootstrap_if_new_url(&mut self) {
         let pending = self
@@ -577,10 +599,16 @@ impl Core {
             self.session_due = true;
         }
         if std::mem::take(&mut self.reboot_after_session) {
-            run_hook("reboot", &config.commands.reboot);
-            // The default reboot: the agent's own state machine starts over (1 BOOT, M Reboot).
-            self.events.restart(Restart::Boot, now);
-            self.session_due = true;
+            if config.commands.reboot.is_empty() {
+                // The default reboot: the agent's own state machine starts over (1 BOOT and the
+                // held M Reboot go out next).
+                self.events.restart(Restart::Boot, now);
+                self.session_due = true;
+            } else {
+                // The host reboots; the held M Reboot goes out after its next boot.
+                self.save_all();
+                run_hook("reboot", &config.commands.reboot);
+            }
         }
         self.sync_from_model();
         self.save_all();

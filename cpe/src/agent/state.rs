@@ -45,6 +45,10 @@ pub struct AgentState {
     pub sessions_failed: u64,
     /// When the last session ended and how.
     pub last_session: Option<(String, String)>,
+    /// The kernel's boot ID at the agent's last start, to tell a device boot from an agent
+    /// restart.
+    #[serde(default)]
+    pub boot_id: Option<String>,
     /// Transfer results not yet acknowledged by the ACS.
     #[serde(default)]
     pub pending_messages: Vec<super::transfers::PendingMessage>,
