@@ -25,6 +25,7 @@ use schemas::rpc::types::DeviceIdStruct;
 use schemas::rpc::{EventCode, Inform};
 use schemas::value::{DateTime, Value};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::connreq::{self, ConnectionRequestServer, CredentialSource, ServerConfig, signal};
@@ -359,8 +360,16 @@ impl Agent {
             }
             (url, credentials, config)
         };
+        let span = {
+            let core = lock(&self.core);
+            let number = core.state.sessions_ok + core.state.sessions_failed + 1;
+            tracing::info_span!("cwmp", session = number, acs = %url)
+        };
         let mut handler = Handler::new(&self.core);
-        let report = driver::run(&self.client, url, credentials, config, &mut handler).await;
+        let report = driver::run(&self.client, url, credentials, config, &mut handler)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
         let mut core = lock(&self.core);
         core.in_session = false;
         core.after_session(&report, &self.config);
@@ -560,6 +569,7 @@ impl Core {
         let now = Timestamp::from_system_time(SystemTime::now());
         let outcome = match &report.result {
             Ok(()) => {
+                tracing::info!(version = %report.version, "CWMP session completed");
                 self.events.session_succeeded(now);
                 self.state.sessions_ok += 1;
                 "ok".to_owned()
