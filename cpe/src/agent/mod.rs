@@ -82,6 +82,8 @@ struct Core {
     in_session: bool,
     /// The Inform in flight carries `0 BOOTSTRAP`.
     bootstrap_in_flight: bool,
+    /// [`Agent::start`] left its changes to be saved by the first session (see there).
+    start_unsaved: bool,
     /// Parameters whose change must be reported in the next Inform.
     changed: BTreeSet<String>,
     rng: StdRng,
@@ -102,6 +104,9 @@ pub struct Agent {
 
 impl Agent {
     /// Loads the state, boots the device model and binds the Connection Request server.
+    ///
+    /// The state files are saved here, unless a session opens as soon as the agent runs (one
+    /// is due and the ACS URL is usable): that session saves them just before its Inform.
     pub async fn start(config: Config) -> Result<Self, AgentError> {
         std::fs::create_dir_all(&config.state_dir).map_err(|source| AgentError::StateDir {
             dir: config.state_dir.clone(),
@@ -138,6 +143,7 @@ impl Agent {
             factory_reset_after_session: false,
             in_session: false,
             bootstrap_in_flight: false,
+            start_unsaved: false,
             changed: BTreeSet::new(),
             rng: seeded_rng(),
             connreq_credentials: Arc::new(Mutex::new(None)),
@@ -182,7 +188,15 @@ impl Agent {
             &Value::String(url),
             Origin::Local,
         );
-        core.save_all();
+        if core.session_opens_now() {
+            // The session that opens right away saves everything before its Inform
+            // (`session_config`), events first; saving here as well put two more fsyncs
+            // before the first Inform. Nothing is acknowledged in between, so a crash there
+            // replays this start from the previous files, as one before a save here would.
+            core.start_unsaved = true;
+        } else {
+            core.save_all();
+        }
         Ok(Self {
             core: Arc::new(Mutex::new(core)),
             config,
@@ -453,6 +467,12 @@ impl Core {
             parameter_list: self.model.inform_parameters(&changed),
         };
         self.save_events();
+        if std::mem::take(&mut self.start_unsaved) {
+            // What `Agent::start` left to the first session: after the events, so that a
+            // value change the model already holds is never lost from the queue.
+            self.save_model();
+            save(&self.files.agent, &self.state);
+        }
         let mut session = SessionConfig::new(inform);
         session.max_version = config.max_version;
         session.timeout = config.session_timeout;
@@ -514,9 +534,21 @@ impl Core {
     }
 
     fn save_all(&mut self) {
+        self.start_unsaved = false;
         self.save_model();
         self.save_events();
         save(&self.files.agent, &self.state);
+    }
+
+    /// Whether the run loop opens a session as soon as it starts: one is due and the ACS URL
+    /// is usable (else [`Agent::session`] returns before saving anything).
+    fn session_opens_now(&self) -> bool {
+        self.session_due
+            && self
+                .state
+                .acs_url
+                .as_deref()
+                .is_some_and(|url| url.parse::<AcsUrl>().is_ok())
     }
 
     fn save_model(&self) {

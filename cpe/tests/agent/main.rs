@@ -3,4 +3,5 @@
 mod connreq;
 mod driver;
 mod h3c_flow;
+mod state_files;
 mod support;
