@@ -114,6 +114,9 @@ pub struct Agent {
 
 impl Agent {
     /// Loads the state, boots the device model and binds the Connection Request server.
+    ///
+    /// The state files are saved here, unless a session opens as soon as the agent runs (one
+    /// is due and the ACS URL is usable): that session saves them just before its Inform.
     pub async fn start(config: Config) -> Result<Self, AgentError> {
         std::fs::create_dir_all(&config.state_dir).map_err(|source| AgentError::StateDir {
             dir: config.state_dir.clone(),

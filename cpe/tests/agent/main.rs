@@ -4,6 +4,7 @@ mod connreq;
 mod driver;
 mod h3c_flow;
 mod rpc_coverage;
+mod state_files;
 mod support;
 mod tls;
 mod transfers;
