@@ -628,8 +628,10 @@ impl Core {
     }
 
     fn save_all(&mut self) {
-        self.save_model();
+        // Events before the model: a crash between the two must not leave a changed value on
+        // disk with its `4 VALUE CHANGE` lost.
         self.save_events();
+        self.save_model();
         save(&self.files.agent, &self.state);
         self.save_transfers();
     }
