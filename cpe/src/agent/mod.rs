@@ -175,7 +175,9 @@ impl Agent {
         }
         core.bootstrap_if_new_url();
         core.sync_from_model();
-        // Transfers cut short by the stop: restarted, or reported if their file was applied.
+        // Transfers whose completion was recorded just before the stop: over, not run again.
+        // Those cut short: restarted, or reported if their file was applied.
+        core.drop_reported_transfers(unix_seconds());
         for completion in core.transfers.recover(unix_seconds()) {
             core.transfer_finished(completion);
         }
@@ -273,6 +275,11 @@ impl Agent {
         loop {
             let next = {
                 let mut core = lock(&self.core);
+                // Transfers that ended during the last session are recorded before the next one,
+                // which reports them, even when sessions follow each other without a pause.
+                while let Ok(outcome) = self.outcomes.1.try_recv() {
+                    core.transfer_ended(outcome);
+                }
                 let now = Timestamp::from_system_time(SystemTime::now());
                 if !core.events.handle_timeout(now).is_empty() {
                     core.session_due = true;
@@ -297,11 +304,7 @@ impl Agent {
                         () = sleep => {}
                         () = self.wake.notified() => {}
                         Some(outcome) = self.outcomes.1.recv() => {
-                            let mut core = lock(&self.core);
-                            match core.transfers.finish(outcome, unix_seconds()) {
-                                Some(completion) => core.transfer_finished(completion),
-                                None => core.save_transfers(),
-                            }
+                            lock(&self.core).transfer_ended(outcome);
                         }
                         wakeup = self.connreq_waiter.wait() => {
                             if wakeup.is_some() {

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::{Core, lock};
 use crate::config::Commands;
 use crate::events::queue::MethodEvent;
-use crate::transfer::{Applied, Completion, HookError, Origin, TransferHooks};
+use crate::transfer::{
+    Applied, Completion, Delivered, EntryState, HookError, Origin, Outcome, TransferHooks,
+};
 
 /// A TransferComplete (or AutonomousTransferComplete) waiting for the ACS's response, kept in
 /// its wire form so it is sent exactly as it was decided.
@@ -34,9 +36,19 @@ impl PendingMessage {
 }
 
 impl Core {
+    /// Takes the outcome of a transfer the agent ran: its completion is recorded, or the queue
+    /// keeps it for a retry.
+    pub(super) fn transfer_ended(&mut self, outcome: Outcome) {
+        match self.transfers.finish(outcome, super::unix_seconds()) {
+            Some(completion) => self.transfer_finished(completion),
+            None => self.save_transfers(),
+        }
+    }
+
     /// Records a finished transfer: its events and its message first, then the queue without
-    /// it, so a crash in between replays the transfer's completion, which the tokens make
-    /// harmless, instead of losing it.
+    /// it, so a crash in between replays the transfer's completion instead of losing it. The
+    /// replay is harmless: the token keeps out a second `M` event, and a transfer whose message
+    /// was saved is not run again ([`Self::drop_reported_transfers`]).
     pub(super) fn transfer_finished(&mut self, completion: Completion) {
         let id = completion.id.value();
         let token = format!("transfer:{id}");
@@ -77,6 +89,41 @@ impl Core {
         self.save_events();
         super::save(&self.files.agent, &self.state);
         self.save_transfers();
+    }
+
+    /// Takes out of the queue, at start, the transfers whose TransferComplete is already
+    /// pending: the agent stopped after [`Self::transfer_finished`] saved their completion and
+    /// before it saved the queue without them. Such a transfer is over. Run again, it would be
+    /// reported a second time once the first TransferComplete is delivered: its token keeps out
+    /// a second `M` event, but nothing is left to keep out a second message.
+    ///
+    /// Only started transfers are concerned: one that is not started (a ScheduleDownload whose
+    /// windows all passed) comes out of [`TransferQueue::poll_due`] again before any session,
+    /// while its message is still pending.
+    ///
+    /// [`TransferQueue::poll_due`]: crate::transfer::TransferQueue::poll_due
+    pub(super) fn drop_reported_transfers(&mut self, now: i64) {
+        let reported: Vec<_> = self
+            .transfers
+            .iter()
+            .filter(|t| t.state() != EntryState::NotYetStarted)
+            .filter(|t| {
+                let id = t.id().value();
+                self.state.pending_messages.iter().any(|p| p.transfer == id)
+            })
+            .map(|t| t.id())
+            .collect();
+        for id in reported {
+            tracing::info!(%id, "transfer completion already recorded; not run again");
+            // Its outcome was recorded with its message: this only ends its queue entry.
+            let recorded = Outcome {
+                id,
+                start_time: now,
+                complete_time: now,
+                result: Ok(Delivered::default()),
+            };
+            let _ = self.transfers.finish(recorded, now);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! what the script does with the bodies.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -17,6 +18,9 @@ pub(crate) struct HttpRequest {
     pub(crate) body: Vec<u8>,
     /// Which TCP connection (counted from 0) carried it.
     pub(crate) connection: usize,
+    /// When the ACS accepted that connection.
+    #[allow(dead_code)] // Used by tests/crash.rs, which shares this file.
+    pub(crate) accepted: Instant,
 }
 
 impl HttpRequest {
@@ -123,6 +127,7 @@ impl ScriptedAcs {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                let accepted = Instant::now();
                 let (script, answered, recorded, tls) = (
                     script.clone(),
                     answered.clone(),
@@ -131,11 +136,14 @@ impl ScriptedAcs {
                 );
                 tokio::spawn(async move {
                     match tls {
-                        None => serve(stream, connection, script, answered, recorded).await,
+                        None => {
+                            serve(stream, connection, accepted, script, answered, recorded).await
+                        }
                         Some(tls) => {
                             // A refused handshake (untrusted, no client certificate) ends here.
                             if let Ok(stream) = tls.accept(stream).await {
-                                serve(stream, connection, script, answered, recorded).await;
+                                serve(stream, connection, accepted, script, answered, recorded)
+                                    .await;
                             }
                         }
                     }
@@ -158,6 +166,7 @@ type Hook = Arc<Mutex<dyn FnMut(&HttpRequest, &HttpResponse) + Send>>;
 async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     stream: S,
     connection: usize,
+    accepted: Instant,
     script: Script,
     answered: Hook,
     recorded: Arc<Mutex<Vec<HttpRequest>>>,
@@ -197,6 +206,7 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             headers,
             body,
             connection,
+            accepted,
         };
         recorded.lock().unwrap().push(request.clone());
         let response = (script.lock().unwrap())(&request);
