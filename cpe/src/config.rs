@@ -286,6 +286,14 @@ impl Config {
         let acs_url = o.acs_url.or(file.acs.url).filter(|u| !u.is_empty());
         if let Some(url) = &acs_url {
             check_url("acs.url", url, &["http://", "https://"])?;
+            // Exactly what the transport will connect to: host, port and path must read.
+            if url.parse::<crate::transport::AcsUrl>().is_err() {
+                return Err(ConfigError::Invalid {
+                    field: "acs.url",
+                    value: url.clone(),
+                    allowed: "an http:// or https:// URL of at most 256 characters",
+                });
+            }
         }
         let proxy = file.proxy.url.filter(|u| !u.is_empty());
         if let Some(url) = &proxy {
@@ -450,6 +458,13 @@ mod tests {
     fn bad_values_name_the_field_and_the_allowed_range() {
         let err = parse("[session]\ntimeout = 2").unwrap_err().to_string();
         assert_eq!(err, "`session.timeout` = 2: seconds, from 5 to 3600");
+        let err = parse("[acs]\nurl = \"http://[bad\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`acs.url` = http://[bad: an http://"),
+            "{err}"
+        );
         let err = parse("[acs]\nurl = \"ftp://x\"").unwrap_err().to_string();
         assert!(
             err.starts_with("`acs.url` = ftp://x: an http:// or https:// URL"),
@@ -472,6 +487,15 @@ mod tests {
         assert!(err.contains("tls.client_key"), "{err}");
         let err = parse("[log]\nformat = \"xml\"").unwrap_err().to_string();
         assert_eq!(err, "`log.format` = xml: text or json");
+    }
+
+    #[test]
+    fn a_proxy_url_may_carry_credentials() {
+        let c = parse("[proxy]\nurl = \"http://user:pw@proxy.example.net:3128\"").unwrap();
+        assert_eq!(
+            c.proxy.as_deref(),
+            Some("http://user:pw@proxy.example.net:3128")
+        );
     }
 
     #[test]

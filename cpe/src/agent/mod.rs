@@ -272,6 +272,9 @@ impl Agent {
             })
         };
         tokio::pin!(shutdown);
+        // Cleared if the Connection Request server ever stops, so its closed signal cannot
+        // wake the loop over and over.
+        let mut connreq_alive = true;
         loop {
             let next = {
                 let mut core = lock(&self.core);
@@ -306,11 +309,14 @@ impl Agent {
                         Some(outcome) = self.outcomes.1.recv() => {
                             lock(&self.core).transfer_ended(outcome);
                         }
-                        wakeup = self.connreq_waiter.wait() => {
+                        wakeup = self.connreq_waiter.wait(), if connreq_alive => {
                             if wakeup.is_some() {
                                 let mut core = lock(&self.core);
                                 core.events.queue_mut().add(EventCode::ConnectionRequest);
                                 core.session_due = true;
+                            } else {
+                                tracing::error!("the Connection Request server stopped");
+                                connreq_alive = false;
                             }
                         }
                     }
@@ -350,6 +356,8 @@ impl Agent {
                 return;
             };
             let Ok(url) = url.parse::<AcsUrl>() else {
+                // Not due again until something changes (a new URL, a timer, a request).
+                core.session_due = false;
                 tracing::error!(url, "the ACS URL is not usable; waiting for a new one");
                 return;
             };
