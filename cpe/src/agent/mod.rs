@@ -607,10 +607,19 @@ impl Core {
         if let Some(url) = self.text_value("URL").filter(|u| !u.is_empty())
             && Some(&url) != self.state.acs_url.as_ref()
         {
-            tracing::info!(url, "the ACS set a new ACS URL");
-            self.state.acs_url = Some(url);
-            self.state.acs_url_source = Some(UrlSource::Acs);
-            self.bootstrap_if_new_url();
+            if url.parse::<AcsUrl>().is_ok() {
+                tracing::info!(url, "the ACS set a new ACS URL");
+                self.state.acs_url = Some(url);
+                self.state.acs_url_source = Some(UrlSource::Acs);
+                self.bootstrap_if_new_url();
+            } else if let Some(old) = self.state.acs_url.clone() {
+                // A URL the agent cannot reach would leave it with no ACS at all.
+                tracing::error!(url, "the ACS set an unusable ACS URL; keeping the old one");
+                let name = format!("{MS}URL");
+                let _ = self
+                    .model
+                    .set_value(&name, &Value::String(old), Origin::Local);
+            }
         }
         if std::mem::take(&mut self.factory_reset_after_session) {
             run_hook("factory_reset", &config.commands.factory_reset);
