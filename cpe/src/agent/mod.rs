@@ -34,7 +34,7 @@ use crate::events::queue::Restart;
 use crate::events::{Events, EventsState, Timestamp};
 use crate::model::{DataModel, ModelState, Origin, Profile};
 use crate::session::SessionConfig;
-use crate::transfer::{Due, Executor, Outcome, TransferConfig, TransferQueue};
+use crate::transfer::{Due, Executor, Outcome, Step, TransferConfig, TransferQueue};
 use crate::transport::{AcsUrl, Client, Credentials, TlsSettings, TransportConfig};
 use handler::Handler;
 pub use state::{AgentState, UrlSource};
@@ -335,8 +335,23 @@ impl Agent {
                 Due::Start(job) => {
                     core.save_transfers();
                     let (executor, done) = (self.executor.clone(), self.outcomes.0.clone());
+                    let shared = self.core.clone();
                     tokio::spawn(async move {
-                        let _ = done.send(executor.run(&job).await);
+                        let outcome = match executor.transfer(&job).await {
+                            Step::Finished(outcome) => outcome,
+                            Step::Received(received) => {
+                                // State 3 (A.4.1.1) is on disk before the file is applied, so
+                                // a stop during or after the hook reports the transfer instead
+                                // of fetching and applying the file a second time.
+                                {
+                                    let mut core = lock(&shared);
+                                    core.transfers.mark_completed(job.id);
+                                    core.save_transfers();
+                                }
+                                executor.install(received).await
+                            }
+                        };
+                        let _ = done.send(outcome);
                     });
                 }
                 Due::Missed(completion) => core.transfer_finished(completion),
