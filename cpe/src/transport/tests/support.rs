@@ -8,14 +8,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tempfile::TempDir;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -410,97 +402,37 @@ async fn proxy_connection(mut client: TcpStream, seen: ProxyLog, required: Optio
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
 
-/// A test CA with a server certificate for `127.0.0.1`/`localhost` and a client
-/// certificate, written as PEM files, plus a second, unrelated CA.
+#[path = "../../../tests/agent/support/pki.rs"]
+mod shared_pki;
+
+/// The test PKI the agent's tests use too, with the client certificate as the transport
+/// configures it.
 pub(crate) struct Pki {
-    _dir: TempDir,
+    shared: shared_pki::Pki,
     pub(crate) ca_file: PathBuf,
     pub(crate) other_ca_file: PathBuf,
     pub(crate) client_certificate: ClientCertificate,
-    ca_der: CertificateDer<'static>,
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key: Vec<u8>,
 }
 
 impl Pki {
     pub(crate) fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (ca_cert, ca_issuer) = make_ca("Test ACS CA");
-        let (other_ca_cert, _) = make_ca("Some Other CA");
-
-        let server_key = KeyPair::generate().unwrap();
-        let mut server =
-            CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-        server
-            .distinguished_name
-            .push(DnType::CommonName, "acs.test");
-        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = server.signed_by(&server_key, &ca_issuer).unwrap();
-
-        let client_key = KeyPair::generate().unwrap();
-        let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
-        client
-            .distinguished_name
-            .push(DnType::CommonName, "202BC1-BM632w-000700");
-        client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_cert = client.signed_by(&client_key, &ca_issuer).unwrap();
-
-        let write = |name: &str, contents: String| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, contents).unwrap();
-            path
-        };
-        let ca_file = write("ca.pem", ca_cert.pem());
-        let other_ca_file = write("other-ca.pem", other_ca_cert.pem());
-        let client_certificate = ClientCertificate {
-            cert_file: write("client.pem", client_cert.pem()),
-            key_file: write("client.key", client_key.serialize_pem()),
-        };
+        let shared = shared_pki::Pki::new();
         Self {
-            ca_der: ca_cert.der().clone(),
-            server_chain: vec![server_cert.der().clone()],
-            server_key: server_key.serialize_der(),
-            _dir: dir,
-            ca_file,
-            other_ca_file,
-            client_certificate,
+            ca_file: shared.ca_file.clone(),
+            other_ca_file: shared.other_ca_file.clone(),
+            client_certificate: ClientCertificate {
+                cert_file: shared.client_cert.clone(),
+                key_file: shared.client_key.clone(),
+            },
+            shared,
         }
     }
 
     /// A server config; with `require_client_cert`, clients must present a certificate
     /// issued by the test CA.
     pub(crate) fn server_config(&self, require_client_cert: bool) -> Arc<rustls::ServerConfig> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap();
-        let builder = if require_client_cert {
-            let mut roots = RootCertStore::empty();
-            roots.add(self.ca_der.clone()).unwrap();
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .unwrap();
-            builder.with_client_cert_verifier(verifier)
-        } else {
-            builder.with_no_client_auth()
-        };
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone()));
-        Arc::new(
-            builder
-                .with_single_cert(self.server_chain.clone(), key)
-                .unwrap(),
-        )
+        self.shared.server_config(require_client_cert)
     }
-}
-
-fn make_ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let cert = params.self_signed(&key).unwrap();
-    (cert, Issuer::new(params, key))
 }
 
 /// Parses `Digest k=v, k="v", ...` into a map.

@@ -1,5 +1,6 @@
 //! A test CA, an ACS server certificate (localhost, 127.0.0.1) and a CPE client certificate,
-//! made with rcgen at test start and written as PEM files.
+//! made with rcgen at test start and written as PEM files, plus a second, unrelated CA. The
+//! transport's unit tests share this file.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +17,9 @@ pub(crate) struct Pki {
     _dir: tempfile::TempDir,
     /// The CA that issued the ACS's and the CPE's certificates.
     pub(crate) ca_file: PathBuf,
+    /// A CA that issued nothing here.
+    #[allow(dead_code)] // Used by the transport's tests, which share this file.
+    pub(crate) other_ca_file: PathBuf,
     /// The CPE's certificate and key.
     pub(crate) client_cert: PathBuf,
     pub(crate) client_key: PathBuf,
@@ -31,17 +35,21 @@ fn leaf(names: Vec<String>, cn: &str, usage: ExtendedKeyUsagePurpose) -> Certifi
     params
 }
 
+fn make_ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let cert = params.self_signed(&key).unwrap();
+    (cert, Issuer::new(params, key))
+}
+
 impl Pki {
     pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.distinguished_name
-            .push(DnType::CommonName, "Test ACS CA");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca, ca_key);
+        let (ca_cert, issuer) = make_ca("Test ACS CA");
+        let (other_ca, _) = make_ca("Some Other CA");
         let server_key = KeyPair::generate().unwrap();
         let server = leaf(
             vec!["localhost".into(), "127.0.0.1".into()],
@@ -65,6 +73,7 @@ impl Pki {
         };
         Self {
             ca_file: write("ca.pem", ca_cert.pem()),
+            other_ca_file: write("other-ca.pem", other_ca.pem()),
             client_cert: write("cpe.pem", client.pem()),
             client_key: write("cpe.key", client_key.serialize_pem()),
             ca_der: ca_cert.der().clone(),
