@@ -3,6 +3,7 @@
 mod connreq;
 mod driver;
 mod h3c_flow;
+mod reboot_command;
 mod rpc_coverage;
 mod state_files;
 mod support;
