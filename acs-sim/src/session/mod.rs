@@ -36,9 +36,9 @@
 //! # Faults and failures
 //!
 //! - The first message must be an Inform (§3.7.1.1). A readable CPE request of another kind is
-//!   answered with fault 8003 (8000 if the method is unknown); an empty POST or a response gets
-//!   204. Either way the session then fails with [`SessionError::NotInform`] or
-//!   [`SessionError::EmptyBeforeInform`].
+//!   answered with fault 8003, an empty POST or a response with 204, and the session fails with
+//!   [`SessionError::NotInform`] or [`SessionError::EmptyBeforeInform`]. An unknown method
+//!   gets fault 8000 and fails the session as an unreadable message.
 //! - No common CWMP version: fault 8006 and [`SessionError::VersionIncompatible`] (§3.7.4).
 //! - An unknown CPE method after the Inform: fault 8000 and the session goes on (Annex A.5).
 //! - An unreadable message (codec error): fault 8003 (8004 if too large), echoing the ID when
@@ -57,7 +57,7 @@ use schemas::rpc::{
     DUStateChangeCompleteResponse, FaultCode, GetRPCMethodsResponse, Inform, InformResponse,
     KickedResponse, RequestDownloadResponse, SoapFault, TransferCompleteResponse,
 };
-use schemas::soap::{CwmpNamespace, CwmpVersion, peek_header};
+use schemas::soap::{CwmpNamespace, CwmpVersion, Header, peek_header};
 use schemas::{Body, Envelope, SoapError};
 
 /// The session timeout when the CPE sends no `SessionTimeout` header (TR-069 §3.7.1.5;
@@ -399,24 +399,7 @@ impl Session {
                     got: "Inform",
                 });
             }
-            (State::Outstanding { .. }, Body::Fault(fault)) => {
-                let (id, request_name) = self.answered(id);
-                self.events.push_back(SessionEvent::Fault {
-                    id,
-                    request_name,
-                    fault,
-                });
-                self.acs_turn(now);
-            }
-            (State::Outstanding { .. }, body) if body.is_response() => {
-                let (id, request_name) = self.answered(id);
-                self.events.push_back(SessionEvent::Response {
-                    id,
-                    request_name,
-                    body,
-                });
-                self.acs_turn(now);
-            }
+            (State::Outstanding { .. }, body) if body.is_response() => self.answered(id, body, now),
             (_, body) if body.is_response() => self.end(SessionError::UnexpectedMessage {
                 expected: "a CPE request or an empty POST",
                 got: body.name(),
@@ -426,13 +409,7 @@ impl Session {
     }
 
     /// The Inform: negotiates the version (§3.7.4), answers InformResponse, emits `Informed`.
-    fn inform(
-        &mut self,
-        namespace: CwmpNamespace,
-        header: &schemas::soap::Header,
-        inform: Inform,
-        now: Instant,
-    ) {
+    fn inform(&mut self, namespace: CwmpNamespace, header: &Header, inform: Inform, now: Instant) {
         let supported = header
             .supported_cwmp_versions
             .as_ref()
@@ -442,12 +419,12 @@ impl Session {
             None => {
                 // A CPE of CWMP 1.3 or older: its namespace (raised to 1.3 by SessionTimeout)
                 // and, in cwmp-1-2, the versions that share it.
-                let top = Envelope {
-                    namespace,
-                    header: header.clone(),
-                    body: Body::Inform(Inform::default()),
-                }
-                .version();
+                let base = namespace.base_version();
+                let top = if base >= CwmpVersion::V1_2 && header.session_timeout.is_some() {
+                    base.max(CwmpVersion::V1_3)
+                } else {
+                    base
+                };
                 CwmpVersion::ALL
                     .iter()
                     .copied()
@@ -523,17 +500,33 @@ impl Session {
             .push_back(SessionEvent::CpeRequest { id, request });
     }
 
-    /// The ID and name of the outstanding request, now answered. A response with a missing or
+    /// The CPE's response or fault to the outstanding request. A response with a missing or
     /// different `cwmp:ID` still answers it: with MaxEnvelopes 1 only one can be outstanding.
-    fn answered(&mut self, got: Option<String>) -> (String, &'static str) {
+    fn answered(&mut self, got: Option<String>, body: Body, now: Instant) {
         let State::Outstanding { id, name } = std::mem::replace(&mut self.state, State::CpeTurn)
         else {
-            unreachable!("answered() is only called in State::Outstanding");
+            return self.end(SessionError::UnexpectedMessage {
+                expected: "a CPE request or an empty POST",
+                got: body.name(),
+            });
         };
         if got.as_deref().is_some_and(|g| g != id) {
             tracing::debug!(expected = %id, got = ?got, "response carries another cwmp:ID");
         }
-        (id, name)
+        let request_name = name;
+        self.events.push_back(match body {
+            Body::Fault(fault) => SessionEvent::Fault {
+                id,
+                request_name,
+                fault,
+            },
+            body => SessionEvent::Response {
+                id,
+                request_name,
+                body,
+            },
+        });
+        self.acs_turn(now);
     }
 
     /// The CPE waits for the ACS: the next queued request, 204, or the application.

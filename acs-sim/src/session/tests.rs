@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use schemas::rpc::types::{DeviceIdStruct, EventStruct, ParameterValueStruct, Status};
 use schemas::rpc::*;
 use schemas::soap::{CwmpNamespace, CwmpVersion};
-use schemas::{Body, Envelope};
+use schemas::{Body, Envelope, SoapError};
 
 use super::*;
 
@@ -636,9 +636,15 @@ fn cpe_messages(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn every_genieacs_sim_cpe_message_gets_an_answer_in_any_state() {
-    let messages = cpe_messages(&peers_dir().join("genieacs-sim-cpe"));
+fn every_captured_cpe_message_gets_an_answer_in_any_state() {
+    let mut messages = cpe_messages(&peers_dir().join("genieacs-sim-cpe"));
     assert!(messages.len() >= 10, "captures missing");
+    messages.extend(cpe_messages(&peers_dir().join("genieacs-acs")));
+    let malformed = peers_dir().join("../malformed/cwmpclient-0.0.1b0-Inform-no-soap-ns.txt");
+    messages.push((
+        "cwmpclient Inform".into(),
+        http_body(&std::fs::read(malformed).unwrap()),
+    ));
     let informs: Vec<_> = messages
         .iter()
         .filter(|(n, _)| n.contains("Inform"))
@@ -686,4 +692,79 @@ fn every_genieacs_sim_cpe_message_gets_an_answer_in_any_state() {
     ));
     sent.extend(h.sent);
     validate(&sent);
+}
+
+#[test]
+fn an_inform_without_the_soap_namespace_gets_8003() {
+    let path = peers_dir().join("../malformed/cwmpclient-0.0.1b0-Inform-no-soap-ns.txt");
+    let mut h = Harness::new();
+    let reply = h.post(&http_body(&std::fs::read(path).unwrap()));
+    assert_eq!(fault_code(&reply), FaultCode::AcsInvalidArguments);
+    assert!(matches!(
+        h.events()[..],
+        [SessionEvent::Failed(SessionError::Malformed(
+            SoapError::NotSoapEnvelope { .. }
+        ))]
+    ));
+    h.validate();
+}
+
+#[test]
+fn an_unknown_method_as_the_first_message_gets_8000_and_fails() {
+    let mut h = Harness::new();
+    let unknown = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+        xmlns:c="urn:dslforum-org:cwmp-1-1"><s:Header><c:ID s:mustUnderstand="1">u</c:ID>
+        </s:Header><s:Body><c:X_ACME_Hello/></s:Body></s:Envelope>"#;
+    let reply = h.post(unknown);
+    assert_eq!(fault_code(&reply), FaultCode::AcsMethodNotSupported);
+    assert_eq!(envelope(&reply).namespace, CwmpNamespace::V1_1);
+    assert!(h.session.is_closed());
+    h.validate();
+}
+
+proptest::proptest! {
+    /// Whatever the CPE POSTs, in whatever order, and whatever the application does in
+    /// between, the session never panics, and every POST gets an answer once the application
+    /// has said it is done.
+    #[test]
+    fn any_sequence_of_posts_gets_answers(steps in proptest::collection::vec((0usize..8, proptest::collection::vec(proptest::num::u8::ANY, 0..64), proptest::bool::ANY), 1..12)) {
+        let inform = Envelope::new(CwmpNamespace::V1_2, inform()).with_id("i").write();
+        let gpv_response = Envelope::new(CwmpNamespace::V1_2, GetParameterValuesResponse::default()).write();
+        let fault = Envelope::new(CwmpNamespace::V1_2, SoapFault::from(FaultCode::RequestDenied)).write();
+        let tc = Envelope::new(CwmpNamespace::V1_2, TransferComplete::default()).write();
+        let mut h = Harness::new();
+        for (kind, noise, queue) in steps {
+            if queue {
+                let _ = h.session.request(Reboot::default(), h.now);
+            }
+            let mut body = match kind {
+                0 | 1 => inform.clone(),
+                2 => Vec::new(),
+                3 => gpv_response.clone(),
+                4 => fault.clone(),
+                5 => tc.clone(),
+                6 => noise.clone(),
+                _ => {
+                    let mut cut = inform.clone();
+                    cut.truncate(noise.len() * 8);
+                    cut
+                }
+            };
+            if kind == 1 && !noise.is_empty() {
+                let at = usize::from(noise[0]) * body.len() / 256;
+                body[at] = noise[noise.len() - 1];
+            }
+            h.now += Duration::from_millis(1);
+            h.session.handle_request(&body, h.now);
+            if h.session.poll_transmit().is_none() {
+                proptest::prop_assert!(!h.session.is_closed());
+                h.session.finish(h.now);
+                proptest::prop_assert!(h.session.poll_transmit().is_some());
+            }
+            h.events();
+            if h.session.is_closed() {
+                h = Harness::new();
+            }
+        }
+    }
 }
