@@ -1,3 +1,4 @@
 //! End-to-end tests over loopback, one binary: each module drives real sockets.
 
 mod cwmp_over_http;
+mod session_pair;
