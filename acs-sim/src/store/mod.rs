@@ -31,6 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use schemas::rpc::Inform;
+use schemas::rpc::types::ParameterValueStruct;
 use serde::{Deserialize, Serialize};
 
 pub use id::{DeviceId, DeviceIdError, TaskId, TaskIdError};
@@ -164,6 +166,16 @@ pub struct ParameterValue {
     pub xsd_type: String,
 }
 
+impl From<&ParameterValueStruct> for ParameterValue {
+    fn from(p: &ParameterValueStruct) -> Self {
+        Self {
+            name: p.name.clone(),
+            value: p.value.lexical().into_owned(),
+            xsd_type: format!("xsd:{}", p.value.type_name()),
+        }
+    }
+}
+
 /// A stored parameter value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParameterRecord {
@@ -248,6 +260,41 @@ impl Device {
 }
 
 impl InformSummary {
+    /// Takes what the store keeps from a decoded Inform: the DeviceIdStruct, the event codes,
+    /// the ParameterList (types as `xsd:<name>`), and the ConnectionRequestURL when the list
+    /// carries `Device.` or `InternetGatewayDevice.ManagementServer.ConnectionRequestURL` (a
+    /// forced-inform parameter, TR-069 Amd 6 Table 3).
+    pub fn from_inform(inform: &Inform, cwmp_version: &str, now: i64) -> Self {
+        let parameters: Vec<ParameterValue> = inform
+            .parameter_list
+            .iter()
+            .map(ParameterValue::from)
+            .collect();
+        let connection_request_url = parameters
+            .iter()
+            .find(|p| {
+                p.name == "Device.ManagementServer.ConnectionRequestURL"
+                    || p.name == "InternetGatewayDevice.ManagementServer.ConnectionRequestURL"
+            })
+            .map(|p| p.value.clone());
+        let device = &inform.device_id;
+        Self {
+            manufacturer: device.manufacturer.clone(),
+            oui: device.oui.clone(),
+            product_class: device.product_class.clone(),
+            serial_number: device.serial_number.clone(),
+            events: inform
+                .event
+                .iter()
+                .map(|e| e.event_code.to_string())
+                .collect(),
+            parameters,
+            cwmp_version: cwmp_version.to_owned(),
+            connection_request_url,
+            now,
+        }
+    }
+
     /// The device id this Inform names.
     pub fn device_id(&self) -> DeviceId {
         DeviceId::new(&self.oui, &self.product_class, &self.serial_number)

@@ -153,6 +153,45 @@ fn devices_and_informs(store: &dyn Store) {
     assert!(is_not_found(store.delete_device(&missing)));
 }
 
+#[test]
+fn summary_from_codec_inform() {
+    use schemas::rpc::types::{DeviceIdStruct, EventStruct, ParameterValueStruct};
+    use schemas::rpc::{EventCode, Inform};
+    use schemas::value::Value;
+
+    let inform = Inform {
+        device_id: DeviceIdStruct {
+            manufacturer: "Example".to_owned(),
+            oui: "00236A".to_owned(),
+            product_class: String::new(),
+            serial_number: "SN 7".to_owned(),
+        },
+        event: vec![EventStruct::new("1 BOOT".parse::<EventCode>().unwrap())],
+        parameter_list: vec![
+            ParameterValueStruct::new(
+                "InternetGatewayDevice.ManagementServer.ConnectionRequestURL",
+                "http://192.0.2.1:7547/cr",
+            ),
+            ParameterValueStruct::new(
+                "InternetGatewayDevice.ManagementServer.PeriodicInformInterval",
+                Value::UnsignedInt(300),
+            ),
+        ],
+        ..Inform::default()
+    };
+    let summary = InformSummary::from_inform(&inform, "1.2", 9);
+    assert_eq!(summary.device_id().as_str(), "00236A-SN%207");
+    assert_eq!(summary.events, ["1 BOOT"]);
+    assert_eq!(
+        summary.connection_request_url.as_deref(),
+        Some("http://192.0.2.1:7547/cr")
+    );
+    assert_eq!(summary.parameters[1].value, "300");
+    assert_eq!(summary.parameters[1].xsd_type, "xsd:unsignedInt");
+    assert_eq!(summary.parameters[0].xsd_type, "xsd:string");
+    assert_eq!((summary.cwmp_version.as_str(), summary.now), ("1.2", 9));
+}
+
 fn device_filters(store: &dyn Store) {
     for (serial, version) in [("A", "1.0"), ("B", "2.0"), ("C", "2.0")] {
         let mut i = inform(serial, 1);
