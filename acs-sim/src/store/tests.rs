@@ -657,3 +657,228 @@ fn sqlite_kill_mid_queue_loses_and_repeats_nothing() {
         started.elapsed()
     );
 }
+
+/// One step of the differential test; indices pick among a few devices, tags and the tasks
+/// created so far (in creation order, since the backends draw different ids).
+#[derive(Debug, Clone)]
+enum Op {
+    Inform {
+        device: usize,
+        version: usize,
+        now: i64,
+    },
+    AddTag {
+        device: usize,
+        tag: usize,
+    },
+    RemoveTag {
+        device: usize,
+        tag: usize,
+    },
+    DeleteDevice {
+        device: usize,
+    },
+    AddTask {
+        device: usize,
+        timestamp: i64,
+    },
+    Claim {
+        task: usize,
+    },
+    Complete {
+        task: usize,
+    },
+    Fault {
+        task: usize,
+    },
+    Retry {
+        task: usize,
+    },
+    DeleteTask {
+        task: usize,
+    },
+    DeleteFault {
+        task: usize,
+    },
+    Requeue,
+}
+
+fn op_strategy() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..3_usize, 0..3_usize, 0..100_i64).prop_map(|(device, version, now)| Op::Inform {
+            device,
+            version,
+            now
+        }),
+        (0..3_usize, 0..2_usize).prop_map(|(device, tag)| Op::AddTag { device, tag }),
+        (0..3_usize, 0..2_usize).prop_map(|(device, tag)| Op::RemoveTag { device, tag }),
+        (0..3_usize).prop_map(|device| Op::DeleteDevice { device }),
+        (0..3_usize, 0..4_i64).prop_map(|(device, timestamp)| Op::AddTask { device, timestamp }),
+        (0..3_usize, 0..4_i64).prop_map(|(device, timestamp)| Op::AddTask { device, timestamp }),
+        (0..8_usize).prop_map(|task| Op::Claim { task }),
+        (0..8_usize).prop_map(|task| Op::Complete { task }),
+        (0..8_usize).prop_map(|task| Op::Fault { task }),
+        (0..8_usize).prop_map(|task| Op::Retry { task }),
+        (0..8_usize).prop_map(|task| Op::DeleteTask { task }),
+        (0..8_usize).prop_map(|task| Op::DeleteFault { task }),
+        Just(Op::Requeue),
+    ]
+}
+
+/// A backend driven by [`Op`]s, remembering its task ids in creation order.
+struct Driven<'a> {
+    store: &'a dyn Store,
+    tasks: Vec<TaskId>,
+}
+
+/// What an operation returned, with backend-specific ids replaced by creation indices.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Ok,
+    NotFound,
+    Conflict,
+    Next(Option<usize>),
+}
+
+impl Driven<'_> {
+    fn serial(device: usize) -> String {
+        format!("D-{device}")
+    }
+
+    fn device(device: usize) -> DeviceId {
+        DeviceId::new("00236A", "IGD", &Self::serial(device))
+    }
+
+    fn index(&self, id: &TaskId) -> usize {
+        self.tasks.iter().position(|t| t == id).unwrap()
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        let task = |index: &usize| self.tasks.get(*index).cloned();
+        let result: Result<()> = match op {
+            Op::Inform {
+                device,
+                version,
+                now,
+            } => {
+                let mut summary = inform(&Self::serial(*device), *now);
+                summary.parameters = vec![value("Device.X", &version.to_string())];
+                self.store.record_inform(&summary).map(|_| ())
+            }
+            Op::AddTag { device, tag } => {
+                self.store.add_tag(&Self::device(*device), &tag.to_string())
+            }
+            Op::RemoveTag { device, tag } => self
+                .store
+                .remove_tag(&Self::device(*device), &tag.to_string()),
+            Op::DeleteDevice { device } => self.store.delete_device(&Self::device(*device)),
+            Op::AddTask { device, timestamp } => {
+                let new = new_task(&Self::device(*device), TaskName::Reboot, *timestamp);
+                self.store.add_task(&new).map(|t| self.tasks.push(t.id))
+            }
+            Op::Claim { task: index } => match task(index) {
+                Some(id) => self.store.claim_task(&id).map(|_| ()),
+                None => return self.next(index),
+            },
+            Op::Complete { task: index } => match task(index) {
+                Some(id) => self.store.complete_task(&id, 7),
+                None => return Outcome::NotFound,
+            },
+            Op::Fault { task: index } => match task(index) {
+                Some(id) => self.store.fault_task(&id, &fault_detail(8)).map(|_| ()),
+                None => return Outcome::NotFound,
+            },
+            Op::Retry { task: index } => match task(index) {
+                Some(id) => self.store.retry_task(&id),
+                None => return Outcome::NotFound,
+            },
+            Op::DeleteTask { task: index } => match task(index) {
+                Some(id) => self.store.delete_task(&id),
+                None => return Outcome::NotFound,
+            },
+            Op::DeleteFault { task: index } => match task(index) {
+                Some(id) => {
+                    let device = self
+                        .store
+                        .tasks(&TaskFilter::default().id(id.clone()))
+                        .unwrap()
+                        .first()
+                        .map(|t| t.device.clone());
+                    match device {
+                        Some(device) => self.store.delete_fault(&Fault::id_for(&device, &id)),
+                        None => return Outcome::NotFound,
+                    }
+                }
+                None => return Outcome::NotFound,
+            },
+            Op::Requeue => self.store.requeue_in_progress().map(|_| ()),
+        };
+        match result {
+            Ok(()) => Outcome::Ok,
+            Err(StoreError::NotFound { .. }) => Outcome::NotFound,
+            Err(StoreError::Conflict { .. }) => Outcome::Conflict,
+            Err(e) => panic!("{op:?}: {e}"),
+        }
+    }
+
+    /// For a task index not created yet: ask for the next task of a device instead.
+    fn next(&self, index: &usize) -> Outcome {
+        let next = self.store.next_task(&Self::device(index % 3)).unwrap();
+        Outcome::Next(next.map(|t| self.index(&t.id)))
+    }
+
+    /// The whole state, ids replaced by creation indices.
+    fn snapshot(&self) -> String {
+        let devices = self.store.devices(&DeviceFilter::All).unwrap();
+        let tasks: Vec<_> = self
+            .store
+            .tasks(&TaskFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                (
+                    self.index(&t.id),
+                    t.device,
+                    t.timestamp,
+                    t.status,
+                    t.retries,
+                    t.attempts,
+                )
+            })
+            .collect();
+        let faults: Vec<_> = self
+            .store
+            .faults(&FaultFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|f| (self.index(&f.task), f.device, f.retries))
+            .collect();
+        let completed: Vec<_> = self
+            .store
+            .completed_tasks(None)
+            .unwrap()
+            .into_iter()
+            .map(|c| (self.index(&c.id), c.device, c.attempts))
+            .collect();
+        format!("{devices:?}\n{tasks:?}\n{faults:?}\n{completed:?}")
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+
+    /// Both backends give the same answers and end in the same state for any sequence of
+    /// operations.
+    #[test]
+    fn backends_agree(ops in proptest::collection::vec(op_strategy(), 1..60)) {
+        let memory = MemoryStore::new();
+        let sqlite = SqliteStore::open_in_memory().unwrap();
+        let mut a = Driven { store: &memory, tasks: Vec::new() };
+        let mut b = Driven { store: &sqlite, tasks: Vec::new() };
+        for op in &ops {
+            proptest::prop_assert_eq!(a.apply(op), b.apply(op), "{:?}", op);
+        }
+        proptest::prop_assert_eq!(a.snapshot(), b.snapshot());
+    }
+}
