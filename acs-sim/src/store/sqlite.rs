@@ -1,0 +1,808 @@
+//! The SQLite backend: one file, WAL, one connection behind a mutex.
+//!
+//! Schema (version 1, kept in `PRAGMA user_version`):
+//!
+//! ```sql
+//! devices(id PK, oui, product_class, serial_number, manufacturer, last_inform,
+//!         last_events JSON, cwmp_version, connection_request_url, username, password)
+//! parameters(device_id FK, name, value, xsd_type, timestamp, PK(device_id, name))
+//! tags(device_id FK, tag, PK(device_id, tag))
+//! tasks(seq INTEGER PK, id UNIQUE, device_id FK, name, arguments JSON, timestamp, status,
+//!       retries, attempts)
+//! faults(id PK, device_id FK, task_id, code, message, detail JSON, timestamp, retries)
+//! task_log(task_id PK, device_id, name, completed_at, attempts)   -- the completion log
+//! files(name PK, file_type, oui, product_class, version, size, path)
+//! ```
+//!
+//! Foreign keys cascade from `devices`. `task_log` has no foreign key, so history outlives a
+//! deleted device, and its primary key makes a second completion of one task impossible.
+//! Every statement binds its values as parameters.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::{
+    CompletedTask, Credentials, Device, DeviceFilter, DeviceId, Fault, FaultDetail, FaultFilter,
+    FileMeta, InformSummary, NewTask, ParameterRecord, ParameterValue, Result, Store, StoreError,
+    Task, TaskFilter, TaskId, TaskName, TaskStatus, conflict, not_found,
+};
+
+/// How long a statement waits for a lock held by another connection (another process on the
+/// same file) before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migrations (one per schema version, never edited once released): index `n` takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    oui TEXT NOT NULL,
+    product_class TEXT NOT NULL,
+    serial_number TEXT NOT NULL,
+    manufacturer TEXT NOT NULL,
+    last_inform INTEGER NOT NULL,
+    last_events TEXT NOT NULL,
+    cwmp_version TEXT NOT NULL,
+    connection_request_url TEXT,
+    username TEXT,
+    password TEXT
+) STRICT;
+CREATE TABLE parameters (
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    xsd_type TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    PRIMARY KEY (device_id, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX parameters_name_value ON parameters(name, value);
+CREATE TABLE tags (
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (device_id, tag)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX tags_tag ON tags(tag);
+CREATE TABLE tasks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'in_progress', 'faulted')),
+    retries INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX tasks_device_status ON tasks(device_id, status, timestamp, seq);
+CREATE INDEX tasks_status ON tasks(status);
+CREATE TABLE faults (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    task_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    retries INTEGER NOT NULL
+) STRICT;
+CREATE INDEX faults_device ON faults(device_id);
+CREATE INDEX faults_task ON faults(task_id);
+CREATE TABLE task_log (
+    task_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    completed_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL
+) STRICT;
+CREATE INDEX task_log_device ON task_log(device_id);
+CREATE TABLE files (
+    name TEXT PRIMARY KEY,
+    file_type TEXT NOT NULL,
+    oui TEXT NOT NULL,
+    product_class TEXT NOT NULL,
+    version TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    path TEXT NOT NULL
+) STRICT;
+"];
+
+const TASK_COLUMNS: &str = "id, device_id, name, arguments, timestamp, status, retries, attempts";
+const FAULT_COLUMNS: &str = "id, device_id, task_id, code, message, detail, timestamp, retries";
+const FILE_COLUMNS: &str = "name, file_type, oui, product_class, version, size, path";
+
+/// A [`Store`] in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// The schema version this code writes (`PRAGMA user_version`); `open` migrates older files
+    /// up to it and refuses newer ones.
+    pub const SCHEMA_VERSION: i32 = 1;
+
+    /// Opens (or creates) the store at `path`: WAL journal, `synchronous = NORMAL` (a commit
+    /// survives a process crash; the last ones may be lost on power loss), foreign keys on, busy
+    /// timeout, schema migrated to [`Self::SCHEMA_VERSION`]. Then puts tasks left `in progress` by a
+    /// dead process back to `queued` (see the module docs of [`super`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::setup(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (no WAL), for tests.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut connection: Connection) -> Result<Self> {
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        // `journal_mode` returns the resulting mode as a row; in-memory databases say "memory".
+        let _mode: String =
+            connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut connection)?;
+        let store = Self {
+            connection: Mutex::new(connection),
+        };
+        let requeued = store.requeue_in_progress()?;
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                "tasks claimed by a previous process are queued again"
+            );
+        }
+        Ok(store)
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic inside a transaction rolls it back when the `Transaction` drops, so the
+        // connection stays consistent.
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction and commits it.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut connection = self.lock();
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction, so multi-statement reads see one snapshot.
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut connection = self.lock();
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        f(&tx)
+    }
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let version: i32 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = usize::try_from(version)
+        .ok()
+        .filter(|v| *v <= MIGRATIONS.len())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "schema version {version}, this build knows up to {}",
+                SqliteStore::SCHEMA_VERSION
+            ))
+        })?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute_batch(migration)?;
+        let version = i64::try_from(index + 1).map_err(corrupt)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::debug!(version = index + 1, "store schema migrated");
+    }
+    Ok(())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Decodes a text column with `FromStr`, reporting a failure as a conversion error.
+fn parsed<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+fn json(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+fn task_from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: parsed(row, 0)?,
+        device: parsed(row, 1)?,
+        name: parsed(row, 2)?,
+        arguments: json(row, 3)?,
+        timestamp: row.get(4)?,
+        status: parsed(row, 5)?,
+        retries: row.get(6)?,
+        attempts: row.get(7)?,
+    })
+}
+
+fn fault_from_row(row: &Row<'_>) -> rusqlite::Result<Fault> {
+    Ok(Fault {
+        id: row.get(0)?,
+        device: parsed(row, 1)?,
+        task: parsed(row, 2)?,
+        code: row.get(3)?,
+        message: row.get(4)?,
+        detail: json(row, 5)?,
+        timestamp: row.get(6)?,
+        retries: row.get(7)?,
+    })
+}
+
+fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileMeta> {
+    let size: i64 = row.get(5)?;
+    Ok(FileMeta {
+        name: row.get(0)?,
+        file_type: row.get(1)?,
+        oui: row.get(2)?,
+        product_class: row.get(3)?,
+        version: row.get(4)?,
+        size: u64::try_from(size).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(5, Type::Integer, Box::new(e))
+        })?,
+        path: row.get(6)?,
+    })
+}
+
+/// Fails with `NotFound` unless the device exists.
+fn require_device(tx: &Transaction<'_>, id: &DeviceId) -> Result<()> {
+    let exists = tx
+        .query_row("SELECT 1 FROM devices WHERE id = ?1", [id.as_str()], |_| {
+            Ok(())
+        })
+        .optional()?;
+    exists.ok_or_else(|| not_found("device", id))
+}
+
+fn load_device(tx: &Transaction<'_>, id: &DeviceId) -> Result<Device> {
+    let row = tx
+        .query_row(
+            "SELECT oui, product_class, serial_number, manufacturer, last_inform, last_events,
+                    cwmp_version, connection_request_url, username, password
+             FROM devices WHERE id = ?1",
+            [id.as_str()],
+            |row| {
+                let username: Option<String> = row.get(8)?;
+                let password: Option<String> = row.get(9)?;
+                Ok((
+                    Device {
+                        id: id.clone(),
+                        oui: row.get(0)?,
+                        product_class: row.get(1)?,
+                        serial_number: row.get(2)?,
+                        manufacturer: row.get(3)?,
+                        last_inform: row.get(4)?,
+                        last_events: Vec::new(),
+                        parameters: Default::default(),
+                        tags: Default::default(),
+                        cwmp_version: row.get(6)?,
+                        connection_request_url: row.get(7)?,
+                        credentials: username
+                            .zip(password)
+                            .map(|(username, password)| Credentials { username, password }),
+                    },
+                    row.get::<_, String>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let (mut device, events) = row.ok_or_else(|| not_found("device", id))?;
+    device.last_events = serde_json::from_str(&events).map_err(corrupt)?;
+    let mut statement =
+        tx.prepare("SELECT name, value, xsd_type, timestamp FROM parameters WHERE device_id = ?1")?;
+    let rows = statement.query_map([id.as_str()], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            ParameterRecord {
+                value: row.get(1)?,
+                xsd_type: row.get(2)?,
+                timestamp: row.get(3)?,
+            },
+        ))
+    })?;
+    device.parameters = rows.collect::<rusqlite::Result<_>>()?;
+    let mut statement = tx.prepare("SELECT tag FROM tags WHERE device_id = ?1")?;
+    device.tags = statement
+        .query_map([id.as_str()], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(device)
+}
+
+fn upsert_parameters(
+    tx: &Transaction<'_>,
+    id: &DeviceId,
+    values: &[ParameterValue],
+    now: i64,
+) -> Result<()> {
+    let mut statement = tx.prepare(
+        "INSERT INTO parameters (device_id, name, value, xsd_type, timestamp)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (device_id, name) DO UPDATE SET
+             value = excluded.value, xsd_type = excluded.xsd_type, timestamp = excluded.timestamp",
+    )?;
+    for value in values {
+        statement.execute(params![
+            id.as_str(),
+            value.name,
+            value.value,
+            value.xsd_type,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+/// Appends the SQL condition for `filter` to `sql`, pushing its values to `args`. Only fixed
+/// fragments go into the text; every value is a bound parameter.
+fn device_condition(filter: &DeviceFilter, sql: &mut String, args: &mut Vec<String>) {
+    match filter {
+        DeviceFilter::All => sql.push('1'),
+        DeviceFilter::Id(id) => {
+            sql.push_str("id = ?");
+            args.push(id.as_str().to_owned());
+        }
+        DeviceFilter::Tag(tag) => {
+            sql.push_str("id IN (SELECT device_id FROM tags WHERE tag = ?)");
+            args.push(tag.clone());
+        }
+        DeviceFilter::ParameterEquals { name, value } => {
+            sql.push_str("id IN (SELECT device_id FROM parameters WHERE name = ? AND value = ?)");
+            args.push(name.clone());
+            args.push(value.clone());
+        }
+        DeviceFilter::And(all) | DeviceFilter::Or(all) => {
+            let (joiner, empty) = if matches!(filter, DeviceFilter::And(_)) {
+                (" AND ", "1")
+            } else {
+                (" OR ", "0")
+            };
+            if all.is_empty() {
+                sql.push_str(empty);
+                return;
+            }
+            sql.push('(');
+            for (index, sub) in all.iter().enumerate() {
+                if index > 0 {
+                    sql.push_str(joiner);
+                }
+                device_condition(sub, sql, args);
+            }
+            sql.push(')');
+        }
+    }
+}
+
+fn task_status(tx: &Transaction<'_>, id: &TaskId) -> Result<(TaskStatus, DeviceId)> {
+    tx.query_row(
+        "SELECT status, device_id FROM tasks WHERE id = ?1",
+        [id.as_str()],
+        |row| Ok((parsed(row, 0)?, parsed(row, 1)?)),
+    )
+    .optional()?
+    .ok_or_else(|| not_found("task", id))
+}
+
+fn load_task(tx: &Transaction<'_>, id: &TaskId) -> Result<Task> {
+    tx.query_row(
+        &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
+        [id.as_str()],
+        task_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| not_found("task", id))
+}
+
+impl Store for SqliteStore {
+    fn record_inform(&self, inform: &InformSummary) -> Result<DeviceId> {
+        let id = inform.device_id();
+        let events = serde_json::to_string(&inform.events).map_err(corrupt)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO devices (id, oui, product_class, serial_number, manufacturer,
+                     last_inform, last_events, cwmp_version, connection_request_url)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET
+                     manufacturer = excluded.manufacturer,
+                     last_inform = excluded.last_inform,
+                     last_events = excluded.last_events,
+                     cwmp_version = excluded.cwmp_version,
+                     connection_request_url = excluded.connection_request_url",
+                params![
+                    id.as_str(),
+                    inform.oui,
+                    inform.product_class,
+                    inform.serial_number,
+                    inform.manufacturer,
+                    inform.now,
+                    events,
+                    inform.cwmp_version,
+                    inform.connection_request_url,
+                ],
+            )?;
+            upsert_parameters(tx, &id, &inform.parameters, inform.now)
+        })?;
+        Ok(id)
+    }
+
+    fn set_parameters(&self, id: &DeviceId, values: &[ParameterValue], now: i64) -> Result<()> {
+        self.write(|tx| {
+            require_device(tx, id)?;
+            upsert_parameters(tx, id, values, now)
+        })
+    }
+
+    fn set_credentials(&self, id: &DeviceId, credentials: Option<&Credentials>) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE devices SET username = ?2, password = ?3 WHERE id = ?1",
+                params![
+                    id.as_str(),
+                    credentials.map(|c| &c.username),
+                    credentials.map(|c| &c.password),
+                ],
+            )?;
+            if changed == 0 {
+                return Err(not_found("device", id));
+            }
+            Ok(())
+        })
+    }
+
+    fn device(&self, id: &DeviceId) -> Result<Device> {
+        self.read(|tx| load_device(tx, id))
+    }
+
+    fn devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>> {
+        let mut sql = String::from("SELECT id FROM devices WHERE ");
+        let mut args = Vec::new();
+        device_condition(filter, &mut sql, &mut args);
+        sql.push_str(" ORDER BY id");
+        self.read(|tx| {
+            let mut statement = tx.prepare(&sql)?;
+            let ids = statement
+                .query_map(rusqlite::params_from_iter(&args), |row| parsed(row, 0))?
+                .collect::<rusqlite::Result<Vec<DeviceId>>>()?;
+            ids.iter().map(|id| load_device(tx, id)).collect()
+        })
+    }
+
+    fn delete_device(&self, id: &DeviceId) -> Result<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])? == 0 {
+                return Err(not_found("device", id));
+            }
+            Ok(())
+        })
+    }
+
+    fn add_tag(&self, id: &DeviceId, tag: &str) -> Result<()> {
+        self.write(|tx| {
+            require_device(tx, id)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO tags (device_id, tag) VALUES (?1, ?2)",
+                params![id.as_str(), tag],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn remove_tag(&self, id: &DeviceId, tag: &str) -> Result<()> {
+        self.write(|tx| {
+            require_device(tx, id)?;
+            tx.execute(
+                "DELETE FROM tags WHERE device_id = ?1 AND tag = ?2",
+                params![id.as_str(), tag],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_task(&self, new: &NewTask) -> Result<Task> {
+        let task = Task {
+            id: TaskId::generate(new.timestamp),
+            device: new.device.clone(),
+            name: new.name,
+            arguments: new.arguments.clone(),
+            timestamp: new.timestamp,
+            status: TaskStatus::Queued,
+            retries: 0,
+            attempts: 0,
+        };
+        let arguments = serde_json::to_string(&task.arguments).map_err(corrupt)?;
+        self.write(|tx| {
+            require_device(tx, &task.device)?;
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO tasks (id, device_id, name, arguments, timestamp, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    task.id.as_str(),
+                    task.device.as_str(),
+                    task.name.as_str(),
+                    arguments,
+                    task.timestamp,
+                    TaskStatus::Queued.as_str(),
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(conflict("task", &task.id, "duplicate id"));
+            }
+            Ok(())
+        })?;
+        Ok(task)
+    }
+
+    fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks
+                 WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR device_id = ?2)
+                   AND (?3 IS NULL OR status = ?3)
+                 ORDER BY timestamp, seq"
+            ))?;
+            let rows = statement.query_map(
+                params![
+                    filter.id.as_ref().map(TaskId::as_str),
+                    filter.device.as_ref().map(DeviceId::as_str),
+                    filter.status.map(TaskStatus::as_str),
+                ],
+                task_from_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn next_task(&self, device: &DeviceId) -> Result<Option<Task>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    &format!(
+                        "SELECT {TASK_COLUMNS} FROM tasks WHERE device_id = ?1 AND status = ?2
+                         ORDER BY timestamp, seq LIMIT 1"
+                    ),
+                    params![device.as_str(), TaskStatus::Queued.as_str()],
+                    task_from_row,
+                )
+                .optional()?)
+        })
+    }
+
+    fn claim_task(&self, id: &TaskId) -> Result<Task> {
+        self.write(|tx| {
+            let (status, _) = task_status(tx, id)?;
+            if status != TaskStatus::Queued {
+                return Err(conflict("task", id, format!("is {}", status.as_str())));
+            }
+            tx.execute(
+                "UPDATE tasks SET status = ?2 WHERE id = ?1",
+                params![id.as_str(), TaskStatus::InProgress.as_str()],
+            )?;
+            load_task(tx, id)
+        })
+    }
+
+    fn complete_task(&self, id: &TaskId, now: i64) -> Result<()> {
+        self.write(|tx| {
+            let task = load_task(tx, id)?;
+            if task.status != TaskStatus::InProgress {
+                return Err(conflict("task", id, format!("is {}", task.status.as_str())));
+            }
+            let logged = tx.execute(
+                "INSERT OR IGNORE INTO task_log (task_id, device_id, name, completed_at, attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id.as_str(),
+                    task.device.as_str(),
+                    task.name.as_str(),
+                    now,
+                    task.attempts
+                ],
+            )?;
+            if logged == 0 {
+                return Err(conflict("task", id, "already completed"));
+            }
+            tx.execute("DELETE FROM tasks WHERE id = ?1", [id.as_str()])?;
+            tx.execute("DELETE FROM faults WHERE task_id = ?1", [id.as_str()])?;
+            Ok(())
+        })
+    }
+
+    fn fault_task(&self, id: &TaskId, detail: &FaultDetail) -> Result<Fault> {
+        let detail_json = serde_json::to_string(&detail.detail).map_err(corrupt)?;
+        self.write(|tx| {
+            let (_, device) = task_status(tx, id)?;
+            tx.execute(
+                "UPDATE tasks SET status = ?2, retries = retries + 1 WHERE id = ?1",
+                params![id.as_str(), TaskStatus::Faulted.as_str()],
+            )?;
+            let retries: u32 = tx.query_row(
+                "SELECT retries FROM tasks WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )?;
+            let fault = Fault {
+                id: Fault::id_for(&device, id),
+                device,
+                task: id.clone(),
+                code: detail.code.clone(),
+                message: detail.message.clone(),
+                detail: detail.detail.clone(),
+                timestamp: detail.timestamp,
+                retries,
+            };
+            tx.execute(
+                "INSERT OR REPLACE INTO faults
+                     (id, device_id, task_id, code, message, detail, timestamp, retries)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    fault.id,
+                    fault.device.as_str(),
+                    id.as_str(),
+                    fault.code,
+                    fault.message,
+                    detail_json,
+                    fault.timestamp,
+                    fault.retries,
+                ],
+            )?;
+            Ok(fault)
+        })
+    }
+
+    fn retry_task(&self, id: &TaskId) -> Result<()> {
+        self.write(|tx| {
+            let (status, _) = task_status(tx, id)?;
+            if status != TaskStatus::Faulted {
+                return Err(conflict("task", id, format!("is {}", status.as_str())));
+            }
+            tx.execute(
+                "UPDATE tasks SET status = ?2 WHERE id = ?1",
+                params![id.as_str(), TaskStatus::Queued.as_str()],
+            )?;
+            tx.execute("DELETE FROM faults WHERE task_id = ?1", [id.as_str()])?;
+            Ok(())
+        })
+    }
+
+    fn delete_task(&self, id: &TaskId) -> Result<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM tasks WHERE id = ?1", [id.as_str()])? == 0 {
+                return Err(not_found("task", id));
+            }
+            tx.execute("DELETE FROM faults WHERE task_id = ?1", [id.as_str()])?;
+            Ok(())
+        })
+    }
+
+    fn requeue_in_progress(&self) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE tasks SET status = ?1, attempts = attempts + 1 WHERE status = ?2",
+                params![TaskStatus::Queued.as_str(), TaskStatus::InProgress.as_str()],
+            )?)
+        })
+    }
+
+    fn completed_tasks(&self, device: Option<&DeviceId>) -> Result<Vec<CompletedTask>> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(
+                "SELECT task_id, device_id, name, completed_at, attempts FROM task_log
+                 WHERE ?1 IS NULL OR device_id = ?1 ORDER BY rowid",
+            )?;
+            let rows = statement.query_map([device.map(DeviceId::as_str)], |row| {
+                Ok(CompletedTask {
+                    id: parsed(row, 0)?,
+                    device: parsed(row, 1)?,
+                    name: parsed::<TaskName>(row, 2)?,
+                    completed_at: row.get(3)?,
+                    attempts: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn faults(&self, filter: &FaultFilter) -> Result<Vec<Fault>> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(&format!(
+                "SELECT {FAULT_COLUMNS} FROM faults
+                 WHERE (?1 IS NULL OR device_id = ?1) AND (?2 IS NULL OR task_id = ?2)
+                 ORDER BY id"
+            ))?;
+            let rows = statement.query_map(
+                params![
+                    filter.device.as_ref().map(DeviceId::as_str),
+                    filter.task.as_ref().map(TaskId::as_str),
+                ],
+                fault_from_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn delete_fault(&self, id: &str) -> Result<()> {
+        self.write(|tx| {
+            let task: String = tx
+                .query_row("SELECT task_id FROM faults WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| not_found("fault", id))?;
+            tx.execute("DELETE FROM faults WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM tasks WHERE id = ?1", [task])?;
+            Ok(())
+        })
+    }
+
+    fn put_file(&self, file: &FileMeta) -> Result<()> {
+        let size = i64::try_from(file.size)
+            .map_err(|_| conflict("file", &file.name, "size does not fit SQLite's INTEGER"))?;
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    file.name,
+                    file.file_type,
+                    file.oui,
+                    file.product_class,
+                    file.version,
+                    size,
+                    file.path,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn file(&self, name: &str) -> Result<FileMeta> {
+        self.read(|tx| {
+            tx.query_row(
+                &format!("SELECT {FILE_COLUMNS} FROM files WHERE name = ?1"),
+                [name],
+                file_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| not_found("file", name))
+        })
+    }
+
+    fn files(&self) -> Result<Vec<FileMeta>> {
+        self.read(|tx| {
+            let mut statement =
+                tx.prepare(&format!("SELECT {FILE_COLUMNS} FROM files ORDER BY name"))?;
+            let rows = statement.query_map([], file_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn delete_file(&self, name: &str) -> Result<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM files WHERE name = ?1", [name])? == 0 {
+                return Err(not_found("file", name));
+            }
+            Ok(())
+        })
+    }
+}
