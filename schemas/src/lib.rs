@@ -27,6 +27,8 @@ pub mod model;
 pub mod path;
 pub mod rpc;
 pub mod soap;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod value;
 
 pub use limits::Limits;
