@@ -1,5 +1,14 @@
-//! `acs_sim`: an ACS for labs and test rigs. Speaks CWMP to many CPEs, keeps devices, tasks and
-//! faults in a store, and (in later steps) takes GenieACS-style tasks over REST.
+//! `acs_sim`: an ACS for labs and test rigs. Speaks CWMP to many CPEs (`server`), keeps
+//! devices, tasks and faults in a `store`, takes GenieACS-style tasks over REST (`nbi`),
+//! provisions by `scenario`, sends Connection Requests (`connreq`) and serves `files`.
 
+pub mod acs;
+pub mod connreq;
+pub mod files;
+pub mod job;
+pub mod nbi;
+pub mod provision;
+pub mod scenario;
+pub mod server;
 pub mod session;
 pub mod store;

@@ -283,6 +283,12 @@ impl Session {
         self.state == State::Closed
     }
 
+    /// Whether the CPE waits for the application: the queue is empty and neither
+    /// [`Session::request`] nor [`Session::finish`] has been called since.
+    pub fn awaits_application(&self) -> bool {
+        self.state == State::ExpectApplication
+    }
+
     /// The HTTP answer to the last POST, once it is known.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Reply> {

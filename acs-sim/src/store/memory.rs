@@ -191,6 +191,17 @@ impl Store for MemoryStore {
         Ok(task.clone())
     }
 
+    fn release_task(&self, id: &TaskId) -> Result<()> {
+        let mut inner = self.lock();
+        let task = inner.task_mut(id)?;
+        if task.status != TaskStatus::InProgress {
+            return Err(conflict("task", id, format!("is {}", task.status.as_str())));
+        }
+        task.status = TaskStatus::Queued;
+        task.attempts = task.attempts.saturating_add(1);
+        Ok(())
+    }
+
     fn complete_task(&self, id: &TaskId, now: i64) -> Result<()> {
         let mut inner = self.lock();
         let task = inner.task_mut(id)?;

@@ -102,6 +102,9 @@ pub trait Store: Send + Sync {
     fn next_task(&self, device: &DeviceId) -> Result<Option<Task>>;
     /// `queued` -> `in progress`; `Conflict` in any other state.
     fn claim_task(&self, id: &TaskId) -> Result<Task>;
+    /// `in progress` -> `queued` with `attempts` bumped: the session that claimed it ended
+    /// before the CPE answered. `Conflict` if it is not in progress.
+    fn release_task(&self, id: &TaskId) -> Result<()>;
     /// Records the CPE's answer: deletes the `in progress` task, removes its fault, and appends
     /// it to the completion log, in one transaction. `Conflict` if it is not in progress.
     fn complete_task(&self, id: &TaskId, now: i64) -> Result<()>;

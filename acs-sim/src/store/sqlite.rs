@@ -601,6 +601,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn release_task(&self, id: &TaskId) -> Result<()> {
+        self.write(|tx| {
+            let (status, _) = task_status(tx, id)?;
+            if status != TaskStatus::InProgress {
+                return Err(conflict("task", id, format!("is {}", status.as_str())));
+            }
+            tx.execute(
+                "UPDATE tasks SET status = ?2, attempts = attempts + 1 WHERE id = ?1",
+                params![id.as_str(), TaskStatus::Queued.as_str()],
+            )?;
+            Ok(())
+        })
+    }
+
     fn complete_task(&self, id: &TaskId, now: i64) -> Result<()> {
         self.write(|tx| {
             let task = load_task(tx, id)?;

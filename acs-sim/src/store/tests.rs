@@ -365,6 +365,12 @@ fn requeue_and_delete_device(store: &dyn Store) {
     assert_eq!(store.requeue_in_progress().unwrap(), 0);
     let task = store.next_task(&id).unwrap().unwrap();
     assert_eq!((task.status, task.attempts), (TaskStatus::Queued, 1));
+    // One claim released by a session that ended before the CPE answered.
+    assert!(is_conflict(store.release_task(&task.id)));
+    store.claim_task(&task.id).unwrap();
+    store.release_task(&task.id).unwrap();
+    let task = store.next_task(&id).unwrap().unwrap();
+    assert_eq!((task.status, task.attempts), (TaskStatus::Queued, 2));
     store.claim_task(&task.id).unwrap();
     store.fault_task(&task.id, &fault_detail(2)).unwrap();
 

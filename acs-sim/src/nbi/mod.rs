@@ -1,0 +1,1 @@
+//! The northbound REST API (axum), GenieACS-compatible: devices, tasks, faults, files, tags.

@@ -1,0 +1,413 @@
+//! What the ACS does in one session: registers the Inform, then runs jobs one at a time
+//! (the ACS's own Connection Request credentials, the scenario, then the device's queued
+//! tasks) and finishes the session when none is left.
+//!
+//! [`Provisioner::drive`] is synchronous: it talks to the store. The server calls it on a
+//! blocking thread after each POST has gone into the [`Session`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use schemas::Body;
+use schemas::rpc::types::ParameterValueStruct;
+use schemas::rpc::{ParameterKey, SetParameterValues};
+
+use crate::acs::{Acs, AcsConfig, AcsEvent, unix_now};
+use crate::job::{self, Answer, Effects, Job, JobFault, Step};
+use crate::session::{Informed, Session, SessionEvent};
+use crate::store::{Credentials, Device, DeviceId, FaultDetail, InformSummary, StoreError, Task};
+
+/// What a scenario sees of the device that informed.
+#[derive(Debug)]
+pub struct DeviceContext<'a> {
+    /// The device's id.
+    pub id: &'a DeviceId,
+    /// The Inform as the session accepted it.
+    pub informed: &'a Informed,
+    /// The device's record after this Inform was merged in.
+    pub device: &'a Device,
+    /// The data model's root object, `Device.` or `InternetGatewayDevice.`.
+    pub root: &'static str,
+    /// The ACS configuration.
+    pub config: &'a AcsConfig,
+}
+
+impl DeviceContext<'_> {
+    /// Whether the Inform carries an event code, e.g. `0 BOOTSTRAP`.
+    pub fn has_event(&self, code: &str) -> bool {
+        self.informed
+            .inform
+            .event
+            .iter()
+            .any(|e| e.event_code.as_str() == code)
+    }
+}
+
+/// The data model root an Inform speaks of: `InternetGatewayDevice.` when its parameters are
+/// TR-098 ones, else `Device.` (TR-181).
+pub fn model_root(informed: &Informed) -> &'static str {
+    let tr098 = informed
+        .inform
+        .parameter_list
+        .iter()
+        .any(|p| p.name.starts_with("InternetGatewayDevice."));
+    if tr098 {
+        "InternetGatewayDevice."
+    } else {
+        "Device."
+    }
+}
+
+/// Where the running job came from.
+enum Origin {
+    /// The ACS's own provisioning or the scenario.
+    Acs,
+    /// A queued task, claimed in the store.
+    Task(Task),
+}
+
+struct Running {
+    job: Box<dyn Job>,
+    origin: Origin,
+    /// The `cwmp:ID` of its outstanding request.
+    request: Option<String>,
+    effects: Effects,
+}
+
+/// One session's provisioning.
+pub struct Provisioner {
+    acs: Arc<Acs>,
+    device: Option<DeviceId>,
+    /// Scenario jobs still to run.
+    pending: Vec<Box<dyn Job>>,
+    running: Option<Running>,
+    /// No more queued tasks are taken (the store failed, or the session is over).
+    done: bool,
+}
+
+impl Provisioner {
+    /// Provisioning for a session that has not informed yet.
+    pub fn new(acs: Arc<Acs>) -> Self {
+        Self {
+            acs,
+            device: None,
+            pending: Vec::new(),
+            running: None,
+            done: false,
+        }
+    }
+
+    /// The device, once its Inform was registered.
+    pub fn device(&self) -> Option<&DeviceId> {
+        self.device.as_ref()
+    }
+
+    /// Consumes the session's events and gives it its next request (or finishes it).
+    pub fn drive(&mut self, session: &mut Session, now: Instant) {
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::Informed(informed) => self.informed(&informed),
+                SessionEvent::CpeRequest { request, .. } => self.cpe_request(&request),
+                SessionEvent::Response { id, body, .. } => {
+                    self.answer(&id, Answer::Response(body), session, now);
+                }
+                SessionEvent::Fault { id, fault, .. } => {
+                    self.answer(&id, Answer::Fault(fault), session, now);
+                }
+                SessionEvent::Completed => self.ended(None),
+                SessionEvent::Failed(error) => self.ended(Some(error.to_string())),
+            }
+        }
+        if session.awaits_application() && self.running.is_none() {
+            self.start_next(session, now);
+        }
+    }
+
+    fn informed(&mut self, informed: &Informed) {
+        let summary =
+            InformSummary::from_inform(&informed.inform, informed.version.as_str(), unix_now());
+        let store = &self.acs.store;
+        let registered = store
+            .record_inform(&summary)
+            .and_then(|id| Ok((store.device(&id)?, id)));
+        let (device, id) = match registered {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(%error, "cannot register the Inform; the session ends without provisioning");
+                self.done = true;
+                return;
+            }
+        };
+        tracing::info!(device = %id, events = ?summary.events, "inform");
+        let context = DeviceContext {
+            id: &id,
+            informed,
+            device: &device,
+            root: model_root(informed),
+            config: &self.acs.config,
+        };
+        let mut jobs = self.acs.scenario.jobs(&context);
+        if self.acs.config.connreq.provision && device.credentials.is_none() {
+            jobs.insert(0, Box::new(ProvisionCredentials::new(context.root)));
+        }
+        jobs.reverse();
+        self.pending = jobs;
+        self.acs.publish(AcsEvent::Informed {
+            device: id.clone(),
+            events: summary.events,
+        });
+        self.device = Some(id);
+    }
+
+    fn cpe_request(&mut self, request: &Body) {
+        let (Some(device), Body::TransferComplete(done)) = (&self.device, request) else {
+            return;
+        };
+        let fault = done
+            .fault_struct
+            .fault()
+            .map(|code| format!("{} {}", code.code(), done.fault_struct.fault_string));
+        tracing::info!(device = %device, command_key = done.command_key.as_str(), ?fault, "transfer complete");
+        self.acs.publish(AcsEvent::TransferComplete {
+            device: device.clone(),
+            command_key: done.command_key.as_str().to_owned(),
+            fault,
+        });
+    }
+
+    fn answer(&mut self, id: &str, answer: Answer, session: &mut Session, now: Instant) {
+        let Some(mut running) = self.running.take() else {
+            return;
+        };
+        if running.request.as_deref() != Some(id) {
+            self.running = Some(running);
+            return;
+        }
+        running.request = None;
+        let step = running.job.step(Some(answer), &mut running.effects);
+        self.follow(running, step, session, now);
+    }
+
+    /// Starts jobs until one sends a request; finishes the session when none is left.
+    fn start_next(&mut self, session: &mut Session, now: Instant) {
+        while let Some(mut running) = self.next_job() {
+            let step = running.job.step(None, &mut running.effects);
+            self.follow(running, step, session, now);
+            if self.running.is_some() {
+                return;
+            }
+        }
+        session.finish(now);
+    }
+
+    /// Acts on a job's step: sends its request, or records its end.
+    fn follow(&mut self, mut running: Running, step: Step, session: &mut Session, now: Instant) {
+        match step {
+            Step::Send(body) => match session.request(body, now) {
+                Ok(id) => {
+                    running.request = Some(id);
+                    self.running = Some(running);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "request refused by the session");
+                    self.release(running);
+                }
+            },
+            Step::Done => self.record(running.job.label(), &running.origin, running.effects, None),
+            Step::Failed(fault) => {
+                self.record(
+                    running.job.label(),
+                    &running.origin,
+                    running.effects,
+                    Some(fault),
+                );
+            }
+        }
+        if self.running.is_none() && session.awaits_application() {
+            self.start_next(session, now);
+        }
+    }
+
+    fn next_job(&mut self) -> Option<Running> {
+        if let Some(job) = self.pending.pop() {
+            return Some(Running {
+                job,
+                origin: Origin::Acs,
+                request: None,
+                effects: Effects::default(),
+            });
+        }
+        if self.done {
+            return None;
+        }
+        let device = self.device.clone()?;
+        let store = Arc::clone(&self.acs.store);
+        loop {
+            let claimed = store.next_task(&device).and_then(|task| match task {
+                Some(task) => store.claim_task(&task.id).map(Some),
+                None => Ok(None),
+            });
+            let task = match claimed {
+                Ok(Some(task)) => task,
+                Ok(None) => return None,
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(error) => {
+                    tracing::error!(%error, "cannot take the next task");
+                    self.done = true;
+                    return None;
+                }
+            };
+            match job::task::build(&task, &self.acs) {
+                Ok(job) => {
+                    return Some(Running {
+                        job,
+                        origin: Origin::Task(task),
+                        request: None,
+                        effects: Effects::default(),
+                    });
+                }
+                Err(fault) => {
+                    let label = task.name.as_str().to_owned();
+                    self.record(label, &Origin::Task(task), Effects::default(), Some(fault));
+                }
+            }
+        }
+    }
+
+    /// Writes a finished job's effects and outcome to the store.
+    fn record(
+        &mut self,
+        label: String,
+        origin: &Origin,
+        effects: Effects,
+        fault: Option<JobFault>,
+    ) {
+        let Some(device) = self.device.clone() else {
+            return;
+        };
+        let store = &self.acs.store;
+        let now = unix_now();
+        let mut result = store.set_parameters(&device, &effects.parameters, now);
+        if let (None, Some(credentials)) = (&fault, &effects.credentials) {
+            result = result.and_then(|()| store.set_credentials(&device, Some(credentials)));
+        }
+        if let Origin::Task(task) = origin {
+            result = result.and_then(|()| match &fault {
+                None => store.complete_task(&task.id, now),
+                Some(fault) => store
+                    .fault_task(
+                        &task.id,
+                        &FaultDetail {
+                            code: fault.code.clone(),
+                            message: fault.message.clone(),
+                            detail: fault.detail.clone(),
+                            timestamp: now,
+                        },
+                    )
+                    .map(drop),
+            });
+        }
+        if let Err(error) = result {
+            tracing::error!(%error, "cannot record the job's outcome");
+        }
+        let fault = fault.map(|f| format!("{}: {}", f.code, f.message));
+        tracing::info!(device = %device, job = label, ?fault, "job done");
+        self.acs.publish(AcsEvent::JobDone {
+            device,
+            label,
+            fault,
+        });
+    }
+
+    /// Puts a claimed task back: the session ended before the CPE answered it.
+    fn release(&mut self, running: Running) {
+        if let Origin::Task(task) = running.origin
+            && let Err(error) = self.acs.store.release_task(&task.id)
+        {
+            tracing::error!(%error, "cannot put the task back in the queue");
+        }
+    }
+
+    fn ended(&mut self, error: Option<String>) {
+        self.done = true;
+        if let Some(running) = self.running.take() {
+            self.release(running);
+        }
+        self.acs.publish(AcsEvent::SessionEnded {
+            device: self.device.clone(),
+            error,
+        });
+    }
+}
+
+/// The ACS's own first-session job: random Connection Request credentials (TR-069 §3.2.2,
+/// `ManagementServer.ConnectionRequestUsername` / `Password`), kept in the store once the
+/// CPE accepted them, as acsrs does.
+struct ProvisionCredentials {
+    root: &'static str,
+    credentials: Credentials,
+    sent: bool,
+}
+
+impl ProvisionCredentials {
+    fn new(root: &'static str) -> Self {
+        Self {
+            root,
+            credentials: random_credentials(),
+            sent: false,
+        }
+    }
+}
+
+/// 16 random alphanumerics each: what the ACS provisions for Connection Requests.
+pub fn random_credentials() -> Credentials {
+    use rand::RngExt;
+    use rand::distr::Alphanumeric;
+    let mut rng = rand::make_rng::<rand::rngs::StdRng>();
+    let mut word = || {
+        (0..16)
+            .map(|_| char::from(rng.sample(Alphanumeric)))
+            .collect::<String>()
+    };
+    Credentials {
+        username: word(),
+        password: word(),
+    }
+}
+
+impl Job for ProvisionCredentials {
+    fn label(&self) -> String {
+        "provision connection-request credentials".to_owned()
+    }
+
+    fn step(&mut self, answer: Option<Answer>, effects: &mut Effects) -> Step {
+        if !self.sent {
+            self.sent = true;
+            let base = format!("{}ManagementServer.ConnectionRequest", self.root);
+            return Step::Send(Body::from(SetParameterValues {
+                parameter_list: vec![
+                    ParameterValueStruct::new(
+                        format!("{base}Username"),
+                        self.credentials.username.as_str(),
+                    ),
+                    ParameterValueStruct::new(
+                        format!("{base}Password"),
+                        self.credentials.password.as_str(),
+                    ),
+                ],
+                parameter_key: ParameterKey::from_wire(String::new()),
+            }));
+        }
+        match job::expect_response(answer) {
+            Ok(Some(Body::SetParameterValuesResponse(_))) => {
+                effects.credentials = Some(self.credentials.clone());
+                Step::Done
+            }
+            Ok(Some(other)) => {
+                Step::Failed(JobFault::unexpected("SetParameterValuesResponse", &other))
+            }
+            Ok(None) => Step::Failed(JobFault::invalid("no answer")),
+            Err(fault) => Step::Failed(fault),
+        }
+    }
+}
