@@ -78,6 +78,8 @@ struct Running {
 pub struct Provisioner {
     acs: Arc<Acs>,
     device: Option<DeviceId>,
+    /// The device's data model root, once known.
+    root: &'static str,
     /// Scenario jobs still to run.
     pending: Vec<Box<dyn Job>>,
     running: Option<Running>,
@@ -91,6 +93,7 @@ impl Provisioner {
         Self {
             acs,
             device: None,
+            root: "Device.",
             pending: Vec::new(),
             running: None,
             done: false,
@@ -156,6 +159,7 @@ impl Provisioner {
             device: id.clone(),
             events: summary.events,
         });
+        self.root = model_root(informed);
         self.device = Some(id);
     }
 
@@ -257,7 +261,7 @@ impl Provisioner {
                     return None;
                 }
             };
-            match job::task::build(&task, &self.acs) {
+            match job::task::build(&task, &self.acs, self.root) {
                 Ok(job) => {
                     return Some(Running {
                         job,

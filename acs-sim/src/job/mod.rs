@@ -125,3 +125,6 @@ pub fn expect_response(answer: Option<Answer>) -> Result<Option<Body>, JobFault>
         Some(Answer::Fault(fault)) => Err(JobFault::from_soap(&fault)),
     }
 }
+
+#[cfg(test)]
+mod tests;
