@@ -3,6 +3,7 @@
 //! provisions by `scenario`, sends Connection Requests (`connreq`) and serves `files`.
 
 pub mod acs;
+pub mod config;
 pub mod connreq;
 pub mod files;
 pub mod job;

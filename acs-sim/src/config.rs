@@ -1,0 +1,543 @@
+//! `acs-sim serve` configuration: a TOML file, then `ACS_*` variables and flags on top.
+//!
+//! ```toml
+//! [listen]
+//! cwmp = "127.0.0.1:7547"        # CWMP over HTTP
+//! cwmps = "127.0.0.1:7548"       # CWMP over HTTPS (needs [tls]); off by default
+//! nbi = "127.0.0.1:7557"         # GenieACS-compatible REST API
+//! files = "127.0.0.1:7567"       # file server for Download / Upload
+//!
+//! [store]
+//! db = "acs-sim.db"              # SQLite file
+//! files_dir = "acs-sim-files"    # blobs of the file server
+//!
+//! [acs]
+//! max_version = "1.4"            # 1.0 to 1.4 (TR-069 §3.7.4)
+//! session_timeout = 30           # seconds, 5 to 3600 (§3.7.1.5)
+//! body_limit = 4194304           # bytes, 1024 to 67108864
+//! files_url = "http://127.0.0.1:7567"   # base of Download / Upload URLs
+//! partial_path_gpv = false       # send partial paths in GetParameterValues as they are
+//! scenario = "scenarios/lab.toml"
+//!
+//! [auth]                         # CPE -> ACS authentication (§3.4.4)
+//! mode = "none"                  # none, basic or digest
+//! username = "cpe"
+//! password = "secret"
+//!
+//! [connection_request]           # ACS -> CPE (§3.2.2)
+//! provision = true               # set random credentials on the first session
+//! username = "acs"               # used for devices without provisioned ones
+//! password = "secret"
+//! allow_basic = false
+//! timeout = 5                    # seconds, 1 to 120
+//!
+//! [tls]                          # for the cwmps listener
+//! cert = "cert.pem"
+//! key = "key.pem"
+//!
+//! [transcripts]
+//! dir = "transcripts"            # one file per message, per session
+//! devices = []                   # device ids; empty = every device
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::acs::{AcsConfig, ConnReqConfig, CpeAuth, TranscriptConfig};
+use crate::session::SessionConfig;
+use crate::store::Credentials;
+
+/// Why a configuration was refused: each variant names the field.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the field and line.
+        message: String,
+    },
+    /// A value outside what the field allows.
+    #[error("`{field}` = {value}: {allowed}")]
+    Invalid {
+        /// The field, as written in the file (`acs.session_timeout`).
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+}
+
+/// The configuration file as written; every field optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[listen]`.
+    #[serde(default)]
+    pub listen: ListenSection,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// `[acs]`.
+    #[serde(default)]
+    pub acs: AcsSection,
+    /// `[auth]`.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// `[connection_request]`.
+    #[serde(default)]
+    pub connection_request: ConnReqSection,
+    /// `[tls]`.
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// `[transcripts]`.
+    #[serde(default)]
+    pub transcripts: TranscriptSection,
+}
+
+/// `[listen]`: addresses as text, checked by [`ServeConfig::resolve`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    /// CWMP over HTTP.
+    pub cwmp: Option<String>,
+    /// CWMP over HTTPS.
+    pub cwmps: Option<String>,
+    /// REST API.
+    pub nbi: Option<String>,
+    /// File server.
+    pub files: Option<String>,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// SQLite file.
+    pub db: Option<PathBuf>,
+    /// Directory of the file server's blobs.
+    pub files_dir: Option<PathBuf>,
+}
+
+/// `[acs]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcsSection {
+    /// Highest CWMP version.
+    pub max_version: Option<String>,
+    /// Session timeout, seconds.
+    pub session_timeout: Option<u64>,
+    /// Request body limit, bytes.
+    pub body_limit: Option<usize>,
+    /// Base URL of Download / Upload URLs.
+    pub files_url: Option<String>,
+    /// Send partial paths in GetParameterValues.
+    pub partial_path_gpv: Option<bool>,
+    /// Provisioning scenario file.
+    pub scenario: Option<PathBuf>,
+}
+
+/// `[auth]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// `none`, `basic` or `digest`.
+    pub mode: Option<String>,
+    /// User name CPEs must present.
+    pub username: Option<String>,
+    /// Password CPEs must present.
+    pub password: Option<String>,
+}
+
+/// `[connection_request]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnReqSection {
+    /// Provision random credentials on the first session.
+    pub provision: Option<bool>,
+    /// Fallback user name.
+    pub username: Option<String>,
+    /// Fallback password.
+    pub password: Option<String>,
+    /// Answer Basic challenges.
+    pub allow_basic: Option<bool>,
+    /// Seconds to wait for the device.
+    pub timeout: Option<u64>,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// `[transcripts]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptSection {
+    /// Directory; absent = no transcripts.
+    pub dir: Option<PathBuf>,
+    /// Device ids to record; empty = all.
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+/// Values from flags or `ACS_*` variables; they beat the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--cwmp` / `ACS_CWMP`.
+    pub cwmp: Option<String>,
+    /// `--cwmps` / `ACS_CWMPS`.
+    pub cwmps: Option<String>,
+    /// `--nbi` / `ACS_NBI`.
+    pub nbi: Option<String>,
+    /// `--files` / `ACS_FILES`.
+    pub files: Option<String>,
+    /// `--db` / `ACS_DB`.
+    pub db: Option<PathBuf>,
+    /// `--scenario` / `ACS_SCENARIO`.
+    pub scenario: Option<PathBuf>,
+    /// `--transcripts` / `ACS_TRANSCRIPTS`.
+    pub transcripts: Option<PathBuf>,
+}
+
+/// The checked configuration `acs-sim serve` runs with.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// CWMP over HTTP.
+    pub cwmp: SocketAddr,
+    /// CWMP over HTTPS, with its certificate and key files.
+    pub cwmps: Option<(SocketAddr, PathBuf, PathBuf)>,
+    /// REST API.
+    pub nbi: SocketAddr,
+    /// File server.
+    pub files: SocketAddr,
+    /// SQLite file.
+    pub db: PathBuf,
+    /// Blob directory.
+    pub files_dir: PathBuf,
+    /// Scenario file, if any.
+    pub scenario: Option<PathBuf>,
+    /// What the ACS shares with its listeners.
+    pub acs: AcsConfig,
+}
+
+fn invalid(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        value: value.to_string(),
+        allowed,
+    }
+}
+
+fn address(
+    field: &'static str,
+    text: Option<String>,
+    default: &str,
+) -> Result<SocketAddr, ConfigError> {
+    let text = text.unwrap_or_else(|| default.to_owned());
+    text.parse().map_err(|_| {
+        invalid(
+            field,
+            text,
+            "an address and port, e.g. 127.0.0.1:7547 or [::]:7547",
+        )
+    })
+}
+
+fn ranged<T: PartialOrd + ToString + Copy>(
+    field: &'static str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    allowed: &'static str,
+) -> Result<T, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(field, value, allowed))
+    }
+}
+
+impl ServeConfig {
+    /// Reads `path` (if given), applies `overrides`, and checks every value.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, overrides)
+    }
+
+    /// Checks `file` with `o` on top.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let cwmp = address("listen.cwmp", o.cwmp.or(file.listen.cwmp), "127.0.0.1:7547")?;
+        let nbi = address("listen.nbi", o.nbi.or(file.listen.nbi), "127.0.0.1:7557")?;
+        let files = address(
+            "listen.files",
+            o.files.or(file.listen.files),
+            "127.0.0.1:7567",
+        )?;
+        let cwmps = match o.cwmps.or(file.listen.cwmps) {
+            None => None,
+            Some(text) => {
+                let addr = address("listen.cwmps", Some(text), "")?;
+                let (Some(cert), Some(key)) = (file.tls.cert, file.tls.key) else {
+                    return Err(invalid(
+                        "tls.cert",
+                        "(missing)",
+                        "listen.cwmps needs tls.cert and tls.key",
+                    ));
+                };
+                Some((addr, cert, key))
+            }
+        };
+        let max_version = match file.acs.max_version.as_deref() {
+            None => schemas::soap::CwmpVersion::V1_4,
+            Some(text) => text
+                .parse()
+                .map_err(|_| invalid("acs.max_version", text, "one of 1.0, 1.1, 1.2, 1.3, 1.4"))?,
+        };
+        let timeout = ranged(
+            "acs.session_timeout",
+            file.acs.session_timeout,
+            30,
+            5..=3600,
+            "seconds, from 5 to 3600",
+        )?;
+        let body_limit = ranged(
+            "acs.body_limit",
+            file.acs.body_limit,
+            AcsConfig::default().body_limit,
+            1024..=64 << 20,
+            "bytes, from 1024 to 67108864",
+        )?;
+        let files_url = file
+            .acs
+            .files_url
+            .unwrap_or_else(|| format!("http://{files}"));
+        if !(files_url.starts_with("http://") || files_url.starts_with("https://")) {
+            return Err(invalid(
+                "acs.files_url",
+                files_url,
+                "an http:// or https:// URL",
+            ));
+        }
+        let credentials =
+            |field: &'static str, username: Option<String>, password: Option<String>| match (
+                username, password,
+            ) {
+                (Some(username), Some(password)) => Ok(Some(Credentials { username, password })),
+                (None, None) => Ok(None),
+                _ => Err(invalid(
+                    field,
+                    "(half given)",
+                    "username and password go together",
+                )),
+            };
+        let auth_credentials =
+            credentials("auth.username", file.auth.username, file.auth.password)?;
+        let auth = match (file.auth.mode.as_deref(), auth_credentials) {
+            (None | Some("none"), _) => CpeAuth::None,
+            (Some("basic"), Some(c)) => CpeAuth::Basic(c),
+            (Some("digest"), Some(c)) => CpeAuth::Digest(c),
+            (Some("basic" | "digest"), None) => {
+                return Err(invalid(
+                    "auth.username",
+                    "(missing)",
+                    "basic and digest need auth.username and auth.password",
+                ));
+            }
+            (Some(other), _) => return Err(invalid("auth.mode", other, "none, basic or digest")),
+        };
+        let cr = file.connection_request;
+        let connreq = ConnReqConfig {
+            provision: cr.provision.unwrap_or(true),
+            fallback: credentials("connection_request.username", cr.username, cr.password)?,
+            allow_basic: cr.allow_basic.unwrap_or(false),
+            timeout: Duration::from_secs(ranged(
+                "connection_request.timeout",
+                cr.timeout,
+                5,
+                1..=120,
+                "seconds, from 1 to 120",
+            )?),
+        };
+        let transcripts = o
+            .transcripts
+            .or(file.transcripts.dir)
+            .map(|dir| TranscriptConfig {
+                dir,
+                devices: file.transcripts.devices,
+            });
+        Ok(Self {
+            cwmp,
+            cwmps,
+            nbi,
+            files,
+            db: o
+                .db
+                .or(file.store.db)
+                .unwrap_or_else(|| PathBuf::from("acs-sim.db")),
+            files_dir: file
+                .store
+                .files_dir
+                .unwrap_or_else(|| PathBuf::from("acs-sim-files")),
+            scenario: o.scenario.or(file.acs.scenario),
+            acs: AcsConfig {
+                session: SessionConfig {
+                    max_version,
+                    timeout: Duration::from_secs(timeout),
+                    ..SessionConfig::default()
+                },
+                auth,
+                body_limit,
+                files_url,
+                connreq,
+                partial_path_gpv: file.acs.partial_path_gpv.unwrap_or(false),
+                transcripts,
+            },
+        })
+    }
+}
+
+impl FileConfig {
+    /// Reads and parses a configuration file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ServeConfig, ConfigError> {
+        ServeConfig::resolve(toml::from_str(text).unwrap(), Overrides::default())
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ports() {
+        let c = parse("").unwrap();
+        assert_eq!(c.cwmp.to_string(), "127.0.0.1:7547");
+        assert_eq!(c.nbi.to_string(), "127.0.0.1:7557");
+        assert_eq!(c.files.to_string(), "127.0.0.1:7567");
+        assert_eq!(c.acs.files_url, "http://127.0.0.1:7567");
+        assert_eq!(c.acs.auth, CpeAuth::None);
+        assert!(c.cwmps.is_none());
+    }
+
+    #[test]
+    fn overrides_beat_the_file() {
+        let file =
+            toml::from_str("[listen]\ncwmp = \"127.0.0.1:1\"\n[store]\ndb = \"a.db\"").unwrap();
+        let o = Overrides {
+            cwmp: Some("127.0.0.1:2".into()),
+            db: Some("b.db".into()),
+            ..Overrides::default()
+        };
+        let c = ServeConfig::resolve(file, o).unwrap();
+        assert_eq!((c.cwmp.port(), c.db), (2, PathBuf::from("b.db")));
+    }
+
+    #[test]
+    fn digest_auth_takes_its_credentials() {
+        let c = parse("[auth]\nmode = \"digest\"\nusername = \"u\"\npassword = \"p\"").unwrap();
+        assert_eq!(
+            c.acs.auth,
+            CpeAuth::Digest(Credentials {
+                username: "u".into(),
+                password: "p".into()
+            })
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_field_and_the_range() {
+        let cases = [
+            (
+                "[listen]\nnbi = \"nope\"",
+                "`listen.nbi` = nope: an address and port, e.g. 127.0.0.1:7547 or [::]:7547",
+            ),
+            (
+                "[acs]\nsession_timeout = 1",
+                "`acs.session_timeout` = 1: seconds, from 5 to 3600",
+            ),
+            (
+                "[acs]\nmax_version = \"2.0\"",
+                "`acs.max_version` = 2.0: one of 1.0, 1.1, 1.2, 1.3, 1.4",
+            ),
+            (
+                "[acs]\nbody_limit = 10",
+                "`acs.body_limit` = 10: bytes, from 1024 to 67108864",
+            ),
+            (
+                "[auth]\nmode = \"ntlm\"",
+                "`auth.mode` = ntlm: none, basic or digest",
+            ),
+            (
+                "[auth]\nmode = \"basic\"",
+                "`auth.username` = (missing): basic and digest need auth.username and auth.password",
+            ),
+            (
+                "[auth]\nusername = \"u\"",
+                "`auth.username` = (half given): username and password go together",
+            ),
+            (
+                "[connection_request]\ntimeout = 0",
+                "`connection_request.timeout` = 0: seconds, from 1 to 120",
+            ),
+            (
+                "[listen]\ncwmps = \"127.0.0.1:7548\"",
+                "`tls.cert` = (missing): listen.cwmps needs tls.cert and tls.key",
+            ),
+            (
+                "[acs]\nfiles_url = \"ftp://x\"",
+                "`acs.files_url` = ftp://x: an http:// or https:// URL",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(parse(text).unwrap_err().to_string(), message, "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acs.toml");
+        std::fs::write(&path, "[acs]\nsesion_timeout = 3\n").unwrap();
+        let message = ServeConfig::load(Some(&path), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("unknown field `sesion_timeout`"),
+            "{message}"
+        );
+    }
+}
