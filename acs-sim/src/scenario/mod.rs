@@ -43,8 +43,8 @@
 //! `Device.` tree gets its model type, and the value must fit its range, enumeration and
 //! length, and the parameter be writable; a relative path is checked against TR-181 too, even
 //! if only TR-098 devices will match. Other parameters are typed from TOML: a boolean is
-//! `xsd:boolean`, an integer `xsd:unsignedInt` if not negative (else `xsd:int`; `long` types
-//! beyond 32 bits), a string `xsd:string`, a date-time with offset `xsd:dateTime`. Floats,
+//! `xsd:boolean`, an integer `xsd:unsignedInt` if not negative, else `xsd:int` (`unsignedLong`
+//! and `long` beyond 32 bits), a string `xsd:string`, a date-time with offset `xsd:dateTime`. Floats,
 //! arrays and inline tables are refused. A parameter may be set once per rule; the
 //! `ManagementServer.URL` and Connection Request credentials only through their fields.
 //!

@@ -210,8 +210,10 @@ fn check(raw: RawRule, vars: &[(&str, &str)]) -> Result<Rule, String> {
     }
     let acs_url = optional("acs_url", raw.acs_url)?
         .map(|url| {
-            let scheme = url.starts_with("http://") || url.starts_with("https://");
-            if scheme && url.len() > "https://".len() && url.chars().count() <= MAX_URL {
+            let host = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if host.is_some_and(|rest| !rest.is_empty()) && url.chars().count() <= MAX_URL {
                 Ok(url)
             } else {
                 Err(format!(

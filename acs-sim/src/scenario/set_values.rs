@@ -51,7 +51,7 @@ impl SetValues {
     fn applied(&self, effects: &mut Effects) {
         effects
             .parameters
-            .extend(self.parameters.iter().map(|p| recorded(p)));
+            .extend(self.parameters.iter().map(recorded));
         if let Some(credentials) = &self.credentials {
             effects.credentials = Some(credentials.clone());
         }

@@ -84,10 +84,11 @@ fn fit(name: &str, info: &ParameterInfo, value: &Value) -> Result<Value, String>
             value.type_name()
         ));
     }
-    if let (Some((low, high)), Some(n)) = (info.range, number(&typed)) {
-        if !info.is_list() && !(i128::from(low)..=i128::from(high)).contains(&n) {
-            return Err(format!("{name} must be {low}..={high} (TR-181), got {n}"));
-        }
+    if let (Some((low, high)), Some(n)) = (info.range, number(&typed))
+        && !info.is_list()
+        && !(i128::from(low)..=i128::from(high)).contains(&n)
+    {
+        return Err(format!("{name} must be {low}..={high} (TR-181), got {n}"));
     }
     if !info.enumeration.is_empty() && !info.is_list() && !info.enumeration.contains(&&*lexical) {
         return Err(format!(
