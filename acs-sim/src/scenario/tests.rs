@@ -640,8 +640,8 @@ fn the_lab_scenario_provisions_a_cpe_agent_end_to_end() {
     let stored = |name: &str| device.parameters.get(name).map(|p| p.value.clone());
     assert_eq!(stored("Device.ManagementServer.URL").as_deref(), Some(ACS2));
     assert_eq!(
-        stored("Device.DeviceInfo.SoftwareVersion").as_deref(),
-        Some(&*value("Device.DeviceInfo.SoftwareVersion")),
-        "the refresh read DeviceInfo."
+        stored("Device.DeviceInfo.ModelName").as_deref(),
+        Some(&*value("Device.DeviceInfo.ModelName")),
+        "the refresh read DeviceInfo. (ModelName is not in the Inform)"
     );
 }
