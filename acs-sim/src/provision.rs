@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use schemas::Body;
+use schemas::rpc::ParameterKey;
 use schemas::rpc::types::ParameterValueStruct;
-use schemas::rpc::{ParameterKey, SetParameterValues};
 
 use crate::acs::{Acs, AcsConfig, AcsEvent, unix_now};
-use crate::job::{self, Answer, Effects, Job, JobFault, Step};
+use crate::job::{self, Answer, Effects, Job, JobFault, SetValues, Step};
 use crate::session::{Informed, Session, SessionEvent};
 use crate::store::{Credentials, Device, DeviceId, FaultDetail, InformSummary, StoreError, Task};
 
@@ -151,7 +151,7 @@ impl Provisioner {
         };
         let mut jobs = self.acs.scenario.jobs(&context);
         if self.acs.config.connreq.provision && device.credentials.is_none() {
-            jobs.insert(0, Box::new(ProvisionCredentials::new(context.root)));
+            jobs.insert(0, Box::new(provision_credentials(context.root)));
         }
         jobs.reverse();
         self.pending = jobs;
@@ -347,20 +347,19 @@ impl Provisioner {
 /// The ACS's own first-session job: random Connection Request credentials (TR-069 §3.2.2,
 /// `ManagementServer.ConnectionRequestUsername` / `Password`), kept in the store once the
 /// CPE accepted them, as acsrs does.
-struct ProvisionCredentials {
-    root: &'static str,
-    credentials: Credentials,
-    sent: bool,
-}
-
-impl ProvisionCredentials {
-    fn new(root: &'static str) -> Self {
-        Self {
-            root,
-            credentials: random_credentials(),
-            sent: false,
-        }
-    }
+fn provision_credentials(root: &str) -> SetValues {
+    let credentials = random_credentials();
+    let base = format!("{root}ManagementServer.ConnectionRequest");
+    let parameters = vec![
+        ParameterValueStruct::new(format!("{base}Username"), credentials.username.as_str()),
+        ParameterValueStruct::new(format!("{base}Password"), credentials.password.as_str()),
+    ];
+    SetValues::new(
+        "provision connection-request credentials",
+        parameters,
+        ParameterKey::from_wire(String::new()),
+    )
+    .provisioning(credentials)
 }
 
 /// 16 random alphanumerics each: what the ACS provisions for Connection Requests.
@@ -376,42 +375,5 @@ pub fn random_credentials() -> Credentials {
     Credentials {
         username: word(),
         password: word(),
-    }
-}
-
-impl Job for ProvisionCredentials {
-    fn label(&self) -> String {
-        "provision connection-request credentials".to_owned()
-    }
-
-    fn step(&mut self, answer: Option<Answer>, effects: &mut Effects) -> Step {
-        if !self.sent {
-            self.sent = true;
-            let base = format!("{}ManagementServer.ConnectionRequest", self.root);
-            return Step::Send(Body::from(SetParameterValues {
-                parameter_list: vec![
-                    ParameterValueStruct::new(
-                        format!("{base}Username"),
-                        self.credentials.username.as_str(),
-                    ),
-                    ParameterValueStruct::new(
-                        format!("{base}Password"),
-                        self.credentials.password.as_str(),
-                    ),
-                ],
-                parameter_key: ParameterKey::from_wire(String::new()),
-            }));
-        }
-        match job::expect_response(answer) {
-            Ok(Some(Body::SetParameterValuesResponse(_))) => {
-                effects.credentials = Some(self.credentials.clone());
-                Step::Done
-            }
-            Ok(Some(other)) => {
-                Step::Failed(JobFault::unexpected("SetParameterValuesResponse", &other))
-            }
-            Ok(None) => Step::Failed(JobFault::invalid("no answer")),
-            Err(fault) => Step::Failed(fault),
-        }
     }
 }

@@ -8,9 +8,11 @@
 //! jobs, so one driver runs them all.
 
 mod discovery;
+mod set_values;
 pub mod task;
 
 pub use discovery::Discovery;
+pub use set_values::SetValues;
 
 use schemas::Body;
 use schemas::rpc::SoapFault;

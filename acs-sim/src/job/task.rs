@@ -10,14 +10,14 @@ use schemas::Body;
 use schemas::rpc::types::{ParameterValueStruct, SetParameterAttributesStruct};
 use schemas::rpc::{
     AddObject, CommandKey, DeleteObject, Download, FactoryReset, GetParameterAttributes,
-    ParameterKey, Reboot, ScheduleInform, SetParameterAttributes, SetParameterValues, Upload,
+    ParameterKey, Reboot, ScheduleInform, SetParameterAttributes, Upload,
 };
 use schemas::value::{Value, XsdType};
 use serde_json::Value as Json;
 
-use super::{Answer, Discovery, Effects, Job, JobFault, Step, expect_response};
+use super::{Answer, Discovery, Effects, Job, JobFault, SetValues, Step, expect_response};
 use crate::acs::Acs;
-use crate::store::{ParameterValue, Task, TaskName};
+use crate::store::{Task, TaskName};
 
 /// The job that carries out `task` on a device whose data model root is `root`
 /// (`Device.` or `InternetGatewayDevice.`), or the fault that explains why its arguments are
@@ -28,8 +28,8 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
     // The task id is the CommandKey: TransferComplete and M Reboot then name the task.
     let command_key = || CommandKey::from_wire(task.id.as_str().to_owned());
     let parameter_key = || ParameterKey::from_wire(task.id.as_str().to_owned());
-    let single = |request: Body, keeps: Vec<ParameterValue>| -> Result<Box<dyn Job>, JobFault> {
-        Ok(Box::new(Single::new(label, request, keeps)))
+    let single = |request: Body| -> Result<Box<dyn Job>, JobFault> {
+        Ok(Box::new(Single::new(label, request)))
     };
     match task.name {
         TaskName::GetParameterValues => {
@@ -50,16 +50,15 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
         }
         TaskName::SetParameterValues => {
             let values = parameter_values(args)?;
-            single(set_values(&values, parameter_key()), values)
+            Ok(Box::new(SetValues::new(label, values, parameter_key())))
         }
         TaskName::SetAcsUrl => {
             let url = string(args, "url")?;
-            let values = vec![ParameterValue {
-                name: format!("{root}ManagementServer.URL"),
-                value: url.to_owned(),
-                xsd_type: "xsd:string".to_owned(),
-            }];
-            single(set_values(&values, parameter_key()), values)
+            let values = vec![ParameterValueStruct::new(
+                format!("{root}ManagementServer.URL"),
+                url,
+            )];
+            Ok(Box::new(SetValues::new(label, values, parameter_key())))
         }
         TaskName::AddObject => {
             let object_name = object_path(args)?;
@@ -69,7 +68,6 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
                     parameter_key: parameter_key(),
                 }
                 .into(),
-                Vec::new(),
             )
         }
         TaskName::DeleteObject => {
@@ -80,7 +78,6 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
                     parameter_key: parameter_key(),
                 }
                 .into(),
-                Vec::new(),
             )
         }
         TaskName::Reboot => single(
@@ -88,9 +85,8 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
                 command_key: command_key(),
             }
             .into(),
-            Vec::new(),
         ),
-        TaskName::FactoryReset => single(FactoryReset {}.into(), Vec::new()),
+        TaskName::FactoryReset => single(FactoryReset {}.into()),
         TaskName::Download => {
             let name = optional_str(args, "file")?
                 .or(optional_str(args, "fileName")?)
@@ -110,7 +106,7 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
                     .to_owned(),
                 ..Download::default()
             };
-            single(request.into(), Vec::new())
+            single(request.into())
         }
         TaskName::Upload => {
             let file_type = string(args, "fileType")?;
@@ -122,18 +118,15 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
                 url: file_url(&acs.config.files_url, name),
                 ..Upload::default()
             };
-            single(request.into(), Vec::new())
+            single(request.into())
         }
         TaskName::GetParameterAttributes => {
             let parameter_names = strings(args, "parameterNames")?;
-            single(
-                GetParameterAttributes { parameter_names }.into(),
-                Vec::new(),
-            )
+            single(GetParameterAttributes { parameter_names }.into())
         }
         TaskName::SetParameterAttributes => {
             let parameter_list = parameter_attributes(args)?;
-            single(SetParameterAttributes { parameter_list }.into(), Vec::new())
+            single(SetParameterAttributes { parameter_list }.into())
         }
         TaskName::ScheduleInform => {
             let delay = args.get("delaySeconds").and_then(Json::as_u64).unwrap_or(0);
@@ -148,7 +141,7 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
                 delay_seconds,
                 command_key: CommandKey::from_wire(key.to_owned()),
             };
-            single(request.into(), Vec::new())
+            single(request.into())
         }
     }
 }
@@ -167,47 +160,22 @@ pub fn file_url(files_url: &str, name: &str) -> String {
     url
 }
 
-/// A SetParameterValues of `values` (A.3.2.1).
-pub fn set_values(values: &[ParameterValue], parameter_key: ParameterKey) -> Body {
-    let parameter_list = values
-        .iter()
-        .map(|v| {
-            let ty = v
-                .xsd_type
-                .strip_prefix("xsd:")
-                .and_then(XsdType::from_name)
-                .unwrap_or(XsdType::String);
-            ParameterValueStruct {
-                name: v.name.clone(),
-                value: Value::parse(ty, &v.value),
-            }
-        })
-        .collect();
-    SetParameterValues {
-        parameter_list,
-        parameter_key,
-    }
-    .into()
-}
-
-/// One request, one response of the matching type: every task but the two discoveries.
+/// One request, one response of the matching type: every task but the discoveries and the
+/// value sets.
 struct Single {
     label: &'static str,
     request: Option<Body>,
     /// The response's element name.
     expect: String,
-    /// Values the device holds once it accepted the request.
-    keeps: Vec<ParameterValue>,
 }
 
 impl Single {
-    fn new(label: &'static str, request: Body, keeps: Vec<ParameterValue>) -> Self {
+    fn new(label: &'static str, request: Body) -> Self {
         let expect = format!("{}Response", request.name());
         Self {
             label,
             request: Some(request),
             expect,
-            keeps,
         }
     }
 }
@@ -217,15 +185,12 @@ impl Job for Single {
         self.label.to_owned()
     }
 
-    fn step(&mut self, answer: Option<Answer>, effects: &mut Effects) -> Step {
+    fn step(&mut self, answer: Option<Answer>, _effects: &mut Effects) -> Step {
         if let Some(request) = self.request.take() {
             return Step::Send(request);
         }
         match expect_response(answer) {
-            Ok(Some(body)) if body.name() == self.expect => {
-                effects.parameters.append(&mut self.keeps);
-                Step::Done
-            }
+            Ok(Some(body)) if body.name() == self.expect => Step::Done,
             Ok(Some(other)) => Step::Failed(JobFault::unexpected(&self.expect, &other)),
             Ok(None) => Step::Failed(JobFault::invalid("the job was stepped without an answer")),
             Err(fault) => Step::Failed(fault),
@@ -273,9 +238,10 @@ fn object_path(args: &Json) -> Result<String, JobFault> {
     })
 }
 
-/// GenieACS `parameterValues`: `[[name, value], [name, value, type], ...]`; a JSON bool or
-/// number without a type gets `xsd:boolean` / `xsd:int` / `xsd:unsignedInt`.
-fn parameter_values(args: &Json) -> Result<Vec<ParameterValue>, JobFault> {
+/// GenieACS `parameterValues`: `[[name, value], [name, value, type], ...]` (type `xsd:int` or
+/// `int`); a JSON bool or number without a type gets `xsd:boolean` / `xsd:int` /
+/// `xsd:unsignedInt`.
+fn parameter_values(args: &Json) -> Result<Vec<ParameterValueStruct>, JobFault> {
     let bad = |i: usize| {
         JobFault::invalid(format!(
             "parameterValues[{i}] must be [name, value] or [name, value, type]"
@@ -294,22 +260,23 @@ fn parameter_values(args: &Json) -> Result<Vec<ParameterValue>, JobFault> {
                 .ok_or_else(|| bad(i))?;
             let name = parts[0].as_str().ok_or_else(|| bad(i))?.to_owned();
             let (value, implied) = match &parts[1] {
-                Json::String(s) => (s.clone(), "xsd:string"),
-                Json::Bool(b) => (b.to_string(), "xsd:boolean"),
-                Json::Number(n) if n.is_u64() => (n.to_string(), "xsd:unsignedInt"),
-                Json::Number(n) if n.is_i64() => (n.to_string(), "xsd:int"),
+                Json::String(s) => (s.clone(), "string"),
+                Json::Bool(b) => (b.to_string(), "boolean"),
+                Json::Number(n) if n.is_u64() => (n.to_string(), "unsignedInt"),
+                Json::Number(n) if n.is_i64() => (n.to_string(), "int"),
                 _ => return Err(bad(i)),
             };
-            let xsd_type = match parts.get(2) {
-                None => implied.to_owned(),
-                Some(Json::String(t)) if t.contains(':') => t.clone(),
-                Some(Json::String(t)) => format!("xsd:{t}"),
+            let type_name = match parts.get(2) {
+                None => implied,
+                Some(Json::String(t)) => t.rsplit(':').next().unwrap_or(t),
                 Some(_) => return Err(bad(i)),
             };
-            Ok(ParameterValue {
+            let ty = XsdType::from_name(type_name).ok_or_else(|| {
+                JobFault::invalid(format!("parameterValues[{i}]: unknown type {type_name:?}"))
+            })?;
+            Ok(ParameterValueStruct {
                 name,
-                value,
-                xsd_type,
+                value: Value::parse(ty, &value),
             })
         })
         .collect()

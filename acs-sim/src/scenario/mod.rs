@@ -62,7 +62,7 @@
 
 mod parse;
 mod rule;
-mod set_values;
+
 mod typing;
 mod vars;
 
@@ -73,7 +73,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use parse::{MAX_REFRESH, MAX_TEXT_BYTES, MAX_VALUES};
-pub use set_values::SetValues;
 
 use crate::job::Job;
 use crate::provision::DeviceContext;

@@ -3,8 +3,8 @@
 use schemas::rpc::types::ParameterValueStruct;
 use schemas::rpc::{EventCode, ParameterKey};
 
-use super::set_values::SetValues;
 use super::typing::Typed;
+use crate::job::SetValues;
 use crate::job::{Discovery, Job};
 use crate::provision::{DeviceContext, random_credentials};
 use crate::store::Credentials;
