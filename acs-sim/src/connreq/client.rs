@@ -148,7 +148,10 @@ impl Target {
         }
         Ok(Self {
             url: url.to_owned(),
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port: authority.port_u16().unwrap_or(80),
             authority: HeaderValue::from_str(authority.as_str()).map_err(|_| bad("bad host"))?,
             request_target: uri

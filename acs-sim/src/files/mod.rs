@@ -160,7 +160,11 @@ impl FileStore {
         std::fs::create_dir_all(&dir)?;
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(UPLOAD_PREFIX) {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(UPLOAD_PREFIX)
+            {
                 std::fs::remove_file(entry.path())?;
             }
         }

@@ -26,7 +26,10 @@ pub fn validate_name(name: &str) -> Result<(), FileError> {
     if name.starts_with('.') {
         return invalid("starts with `.`");
     }
-    if name.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+    if name
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
         return invalid("contains `/`, `\\` or a control character");
     }
     Ok(())
@@ -78,11 +81,19 @@ mod tests {
 
     #[test]
     fn names_that_could_escape_the_directory_are_refused() {
-        for bad in ["", ".", "..", "../x", "a/b", "a\\b", ".hidden", "a\0b", "a\nb"] {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a\\b", ".hidden", "a\0b", "a\nb",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
         assert!(validate_name(&"x".repeat(MAX_NAME_LEN + 1)).is_err());
-        for good in ["fw.bin", "a..b", "Firmware 1.2 (beta).img", "ü", &"x".repeat(200)] {
+        for good in [
+            "fw.bin",
+            "a..b",
+            "Firmware 1.2 (beta).img",
+            "ü",
+            &"x".repeat(200),
+        ] {
             validate_name(good).unwrap();
         }
     }

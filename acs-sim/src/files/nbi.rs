@@ -25,10 +25,7 @@ pub fn nbi_routes() -> axum::Router<Arc<Acs>> {
     axum::Router::new()
         .route("/files", get(list))
         .route("/files/", get(list))
-        .route(
-            "/files/{name}",
-            get(fetch).put(upload).delete(remove),
-        )
+        .route("/files/{name}", get(fetch).put(upload).delete(remove))
 }
 
 /// A route's failure, answered as `{"message": "..."}`.
@@ -182,7 +179,8 @@ mod tests {
 
     #[test]
     fn queries_match_dotted_equalities() {
-        let doc = json!({"_id": "fw", "length": 3, "metadata": {"fileType": "1 Firmware Upgrade Image"}});
+        let doc =
+            json!({"_id": "fw", "length": 3, "metadata": {"fileType": "1 Firmware Upgrade Image"}});
         assert!(matches(&doc, &query(json!({}))).unwrap());
         assert!(matches(&doc, &query(json!({"_id": "fw", "length": 3}))).unwrap());
         assert!(

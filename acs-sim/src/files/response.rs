@@ -58,21 +58,21 @@ pub(super) async fn file_response(
         CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    let (status, first, count) =
-        match extent(request.get(RANGE), request.get(IF_RANGE), &etag, len) {
-            Extent::Full => (StatusCode::OK, 0, len),
-            Extent::Part { first, last } => {
-                headers.insert(
-                    CONTENT_RANGE,
-                    header(&format!("bytes {first}-{last}/{len}")),
-                );
-                (StatusCode::PARTIAL_CONTENT, first, last - first + 1)
-            }
-            Extent::Unsatisfiable => {
-                headers.insert(CONTENT_RANGE, header(&format!("bytes */{len}")));
-                (StatusCode::RANGE_NOT_SATISFIABLE, 0, 0)
-            }
-        };
+    let (status, first, count) = match extent(request.get(RANGE), request.get(IF_RANGE), &etag, len)
+    {
+        Extent::Full => (StatusCode::OK, 0, len),
+        Extent::Part { first, last } => {
+            headers.insert(
+                CONTENT_RANGE,
+                header(&format!("bytes {first}-{last}/{len}")),
+            );
+            (StatusCode::PARTIAL_CONTENT, first, last - first + 1)
+        }
+        Extent::Unsatisfiable => {
+            headers.insert(CONTENT_RANGE, header(&format!("bytes */{len}")));
+            (StatusCode::RANGE_NOT_SATISFIABLE, 0, 0)
+        }
+    };
     headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
     *response.status_mut() = status;
     if !head && count > 0 {

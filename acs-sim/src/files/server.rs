@@ -91,7 +91,10 @@ pub async fn serve(
     })
     .await;
     if drained.is_err() {
-        warn!(open = connections.len(), "file server: cutting transfers still open");
+        warn!(
+            open = connections.len(),
+            "file server: cutting transfers still open"
+        );
         connections.shutdown().await;
     }
     info!(%local_addr, "file server stopped");
@@ -133,7 +136,7 @@ async fn handle(acs: &Arc<Acs>, request: Request<Incoming>) -> Response<Response
         .uri()
         .path()
         .strip_prefix('/')
-        .filter(|segment| !segment.contains('/'))
+        .filter(|segment| !segment.is_empty() && !segment.contains('/'))
         .and_then(|segment| decode(segment, false))
     else {
         return text(StatusCode::NOT_FOUND, "not found");
@@ -178,10 +181,7 @@ async fn put(
         file_type: query_param(request.uri().query(), "fileType").unwrap_or_default(),
         ..NewFile::named(name)
     };
-    let meta = acs
-        .files
-        .put(&acs.store, file, request.into_body())
-        .await?;
+    let meta = acs.files.put(&acs.store, file, request.into_body()).await?;
     info!(name = meta.name, size = meta.size, "file uploaded");
     Ok(text(StatusCode::OK, ""))
 }
