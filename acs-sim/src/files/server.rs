@@ -1,6 +1,7 @@
-//! The file server CPEs download from and upload to (TR-069 Amd 6 §3.5: transfers use HTTP,
-//! with `Range` for resumed downloads). `GET`/`HEAD /<name>` serve a stored file; `PUT` or
-//! `POST /<name>` (the Upload RPC's URL, A.4.1.5) stores the request body under that name.
+//! The file server CPEs download from and upload to (TR-069 Amd 6 A.3.2.8 Download, A.4.1.5
+//! Upload: the CPE fetches or sends the file at the URL the ACS gave, over HTTP; `Range` lets a
+//! download resume). `GET`/`HEAD /<name>` serve a stored file; `PUT` or `POST /<name>` stores
+//! the request body under that name.
 
 use std::convert::Infallible;
 use std::future::Future;
