@@ -1,0 +1,198 @@
+//! The file server CPEs download from and upload to (TR-069 Amd 6 A.3.2.8 Download, A.4.1.5
+//! Upload: the CPE fetches or sends the file at the URL the ACS gave, over HTTP; `Range` lets a
+//! download resume). `GET`/`HEAD /<name>` serve a stored file; `PUT` or `POST /<name>` stores
+//! the request body under that name.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{ALLOW, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{Instrument as _, debug, debug_span, info, warn};
+
+use super::name::{decode, query_param};
+use super::response::{ResponseBody, file_response, full};
+use super::{FileError, NewFile};
+use crate::acs::Acs;
+
+/// The file server's usual port (GenieACS's `fs` service).
+pub const DEFAULT_PORT: u16 = 7567;
+
+/// Most connections served at once; further clients wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 256;
+/// Time allowed to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long open transfers may go on after shutdown was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Pause after an `accept` error such as running out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves files from `acs.files` on `listener` until `shutdown` resolves, then stops accepting,
+/// lets open requests finish for a few seconds, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    acs: Arc<Acs>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let local_addr = listener.local_addr()?;
+    info!(%local_addr, "file server listening");
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(64);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    accepted = listener.accept() => accepted.map(|a| (a, permit)),
+                },
+                Err(_) => break,
+            },
+        };
+        match accepted {
+            Ok(((stream, peer), permit)) => {
+                let connection = serve_connection(stream, Arc::clone(&acs), &http, stop_rx.clone());
+                connections.spawn(
+                    async move {
+                        connection.await;
+                        drop(permit);
+                    }
+                    .instrument(debug_span!("files", %peer)),
+                );
+            }
+            Err(e) => {
+                warn!(error = %e, "file server accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    drop(listener);
+    stop_tx.send_replace(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            open = connections.len(),
+            "file server: cutting transfers still open"
+        );
+        connections.shutdown().await;
+    }
+    info!(%local_addr, "file server stopped");
+    Ok(())
+}
+
+/// Serves one connection until it closes or `stop` turns true.
+fn serve_connection(
+    stream: TcpStream,
+    acs: Arc<Acs>,
+    http: &http1::Builder,
+    mut stop: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let service = service_fn(move |request| {
+        let acs = Arc::clone(&acs);
+        async move { Ok::<_, Infallible>(handle(&acs, request).await) }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    async move {
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    debug!(error = %e, "file server connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.wait_for(|&stop| stop) => connection.as_mut().graceful_shutdown(),
+        }
+        if let Err(e) = connection.await {
+            debug!(error = %e, "file server connection ended with an error");
+        }
+    }
+}
+
+/// Answers one request.
+async fn handle(acs: &Arc<Acs>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let Some(name) = request
+        .uri()
+        .path()
+        .strip_prefix('/')
+        .filter(|segment| !segment.is_empty() && !segment.contains('/'))
+        .and_then(|segment| decode(segment, false))
+    else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    let method = request.method().clone();
+    let result = match method {
+        Method::GET | Method::HEAD => get(acs, &name, &request, method == Method::HEAD).await,
+        Method::PUT | Method::POST => put(acs, name, request).await,
+        _ => {
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD, PUT, POST"));
+            return response;
+        }
+    };
+    result.unwrap_or_else(|error| {
+        if error.status().is_server_error() {
+            warn!(%method, %error, "file server request failed");
+        }
+        text(error.status(), &error.to_string())
+    })
+}
+
+async fn get(
+    acs: &Arc<Acs>,
+    name: &str,
+    request: &Request<Incoming>,
+    head: bool,
+) -> Result<Response<ResponseBody>, FileError> {
+    let open = acs.files.open(&acs.store, name).await?;
+    Ok(file_response(open, request.headers(), head).await?)
+}
+
+/// Stores an upload; `?fileType=` sets the file type.
+async fn put(
+    acs: &Arc<Acs>,
+    name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, FileError> {
+    let file = NewFile {
+        file_type: query_param(request.uri().query(), "fileType").unwrap_or_default(),
+        ..NewFile::named(name)
+    };
+    let meta = acs.files.put(&acs.store, file, request.into_body()).await?;
+    info!(name = meta.name, size = meta.size, "file uploaded");
+    Ok(text(StatusCode::OK, ""))
+}
+
+fn text(status: StatusCode, message: &str) -> Response<ResponseBody> {
+    let mut response = Response::new(full(message.to_owned()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
