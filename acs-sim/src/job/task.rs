@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 
 use super::{Answer, Discovery, Effects, Job, JobFault, SetValues, Step, expect_response};
 use crate::acs::Acs;
+use crate::files::{download_source, file_url};
 use crate::store::{Task, TaskName};
 
 /// The job that carries out `task` on a device whose data model root is `root`
@@ -91,16 +92,15 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
             let name = optional_str(args, "file")?
                 .or(optional_str(args, "fileName")?)
                 .ok_or_else(|| JobFault::invalid("download needs a file name (\"file\")"))?;
-            let meta = acs
-                .store
-                .file(name)
+            let source = download_source(acs, name)
                 .map_err(|_| JobFault::invalid(format!("no file named {name:?} on the ACS")))?;
-            let file_type = optional_str(args, "fileType")?.unwrap_or(&meta.file_type);
+            let file_type = optional_str(args, "fileType")?.unwrap_or(&source.file_type);
             let request = Download {
                 command_key: command_key(),
                 file_type: file_type.to_owned(),
-                url: file_url(&acs.config.files_url, name),
-                file_size: u32::try_from(meta.size).unwrap_or(0),
+                url: source.url,
+                // FileSize is an unsignedInt; 0 means "unknown" (A.3.2.8).
+                file_size: u32::try_from(source.file_size).unwrap_or(0),
                 target_file_name: optional_str(args, "targetFileName")?
                     .unwrap_or("")
                     .to_owned(),
@@ -144,20 +144,6 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
             single(request.into())
         }
     }
-}
-
-/// `<files_url>/<name>` with the name percent-encoded, as the file server serves it.
-pub fn file_url(files_url: &str, name: &str) -> String {
-    let mut url = files_url.trim_end_matches('/').to_owned();
-    url.push('/');
-    for byte in name.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            url.push(char::from(byte));
-        } else {
-            url.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    url
 }
 
 /// One request, one response of the matching type: every task but the discoveries and the

@@ -9,7 +9,7 @@ use schemas::rpc::{
 use schemas::soap::CwmpNamespace;
 use serde_json::json;
 
-use super::task::{build, file_url};
+use super::task::build;
 use super::{Answer, Discovery, Effects, GPV_BATCH, Job, Step};
 use crate::acs::{Acs, AcsConfig};
 use crate::files::FileStore;
@@ -151,7 +151,6 @@ fn download_is_filled_from_the_file_metadata() {
     assert_eq!(download.file_size, 1234);
     assert_eq!(download.file_type, "1 Firmware Upgrade Image");
     assert_eq!(download.command_key.as_str(), "0123456789abcdef01234567");
-    assert_eq!(file_url("http://h/", "a/b"), "http://h/a%2Fb");
 }
 
 #[test]
