@@ -101,9 +101,7 @@ async fn an_inform_with_an_old_cookie_opens_a_fresh_session() {
     cpe.post(inform("SN1", EventCode::Periodic)).await;
     let first = cpe.cookie.clone().unwrap();
 
-    let answer = cpe
-        .post(inform("SN1", EventCode::ConnectionRequest))
-        .await;
+    let answer = cpe.post(inform("SN1", EventCode::ConnectionRequest)).await;
     assert_eq!(answer.name(), "InformResponse");
     let second = cpe.cookie.clone().unwrap();
     assert_ne!(first, second, "a new session, a new cookie");
@@ -332,9 +330,16 @@ async fn transcripts_record_each_message_of_the_asked_for_devices() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(sessions.len(), 1);
-    let session_dir = sessions[0].file_name().unwrap().to_string_lossy().into_owned();
+    let session_dir = sessions[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let (stamp, seq) = session_dir.split_once('-').unwrap();
-    assert!(stamp.len() == 15 && stamp.as_bytes()[8] == b'T', "{session_dir}");
+    assert!(
+        stamp.len() == 15 && stamp.as_bytes()[8] == b'T',
+        "{session_dir}"
+    );
     assert_eq!(seq, "1");
     let mut files: Vec<String> = std::fs::read_dir(&sessions[0])
         .unwrap()

@@ -53,10 +53,8 @@ impl Connection {
         let Some(tls) = tls else {
             return self.serve(stream).await;
         };
-        let handshake = tokio::time::timeout(
-            self.shared.limits.tls_handshake_timeout,
-            tls.accept(stream),
-        );
+        let handshake =
+            tokio::time::timeout(self.shared.limits.tls_handshake_timeout, tls.accept(stream));
         match handshake.await {
             Ok(Ok(stream)) => self.serve(stream).await,
             Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
@@ -136,10 +134,10 @@ impl Connection {
                 .get(header::AUTHORIZATION)
                 .map(|v| v.to_str().unwrap_or_default());
             let target = parts.uri.to_string();
-            let checked = self
-                .shared
-                .auth
-                .check(parts.method.as_str(), &target, authorization, now());
+            let checked =
+                self.shared
+                    .auth
+                    .check(parts.method.as_str(), &target, authorization, now());
             if let Err(challenge) = checked {
                 let mut response = text(StatusCode::UNAUTHORIZED, "authentication required");
                 response
@@ -154,8 +152,7 @@ impl Connection {
         let authenticated = self.authenticated.load(Ordering::Relaxed);
         let sessions = Arc::clone(sessions);
         let now = now();
-        let answered =
-            run_blocking(move || sessions.post(found, &body, authenticated, now)).await;
+        let answered = run_blocking(move || sessions.post(found, &body, authenticated, now)).await;
         match answered {
             Some(Ok(answer)) => self.answer(answer),
             Some(Err(full)) => {

@@ -150,7 +150,10 @@ impl Endpoint {
         let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let (stop_tx, stop_rx) = watch::channel(false);
         let slots = Arc::new(Semaphore::new(
-            shared.limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            shared
+                .limits
+                .max_connections
+                .clamp(1, Semaphore::MAX_PERMITS),
         ));
         let mut tasks = JoinSet::new();
         let mut backoff = ACCEPT_BACKOFF.0;

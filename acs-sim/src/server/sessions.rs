@@ -133,7 +133,9 @@ impl Sessions {
             table.retain(|_, slot| {
                 // A session busy with a POST is not silent.
                 let due = slot.live.try_lock().is_ok_and(|live| {
-                    live.session.poll_timeout().is_some_and(|deadline| deadline <= now)
+                    live.session
+                        .poll_timeout()
+                        .is_some_and(|deadline| deadline <= now)
                 });
                 if due {
                     expired.push(Arc::clone(slot));

@@ -58,7 +58,10 @@ impl TestAcs {
     }
 
     /// HTTPS when `tls` is given.
-    pub(crate) async fn start_with(config: AcsConfig, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+    pub(crate) async fn start_with(
+        config: AcsConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         Self::start_limited(config, tls, Limits::default()).await
     }
 
@@ -105,7 +108,12 @@ impl TestAcs {
     }
 
     /// Queues a task for `device`.
-    pub(crate) fn add_task(&self, device: &DeviceId, name: TaskName, arguments: serde_json::Value) -> Task {
+    pub(crate) fn add_task(
+        &self,
+        device: &DeviceId,
+        name: TaskName,
+        arguments: serde_json::Value,
+    ) -> Task {
         self.store()
             .add_task(&NewTask {
                 device: device.clone(),
@@ -147,7 +155,11 @@ pub(crate) struct Answer {
 impl Answer {
     /// The SOAP envelope of a `200`.
     pub(crate) fn envelope(&self) -> Envelope {
-        assert_eq!(self.status, StatusCode::OK, "expected an envelope: {self:?}");
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "expected an envelope: {self:?}"
+        );
         Envelope::parse(&self.body).unwrap_or_else(|e| panic!("unreadable answer ({e}): {self:?}"))
     }
 
@@ -371,7 +383,8 @@ pub(crate) fn inform(serial: &str, event: EventCode) -> Vec<u8> {
         )],
         ..Inform::default()
     };
-    let mut envelope = Envelope::new(CwmpNamespace::V1_2, inform).with_id(format!("inform-{serial}"));
+    let mut envelope =
+        Envelope::new(CwmpNamespace::V1_2, inform).with_id(format!("inform-{serial}"));
     envelope.header.supported_cwmp_versions = Some(CwmpVersion::ALL.to_vec());
     envelope.write()
 }
