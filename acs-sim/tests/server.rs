@@ -1,21 +1,24 @@
 //! The CWMP endpoint over real loopback sockets (TR-069 Amd 6 §3.4): sessions by cookie and
 //! by connection, Basic and Digest authentication, HTTPS, limits, session timeout, queued
-//! tasks, transcripts. Every envelope the ACS sends is checked against the CWMP schemas.
+//! tasks, transcripts, and a real `cpe` agent. Every envelope the ACS sends is checked against the CWMP schemas.
 
 #[path = "server/support.rs"]
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use acs_sim::acs::{CpeAuth, TranscriptConfig};
+use acs_sim::acs::{AcsConfig, AcsEvent, CpeAuth, TranscriptConfig};
 use acs_sim::server::Limits;
 use acs_sim::store::{Credentials, TaskName, TaskStatus};
+use cpe::config::{Config, FileConfig, Overrides, TlsSection};
 use http::{StatusCode, header};
 use http_body_util::BodyExt as _;
 use schemas::Body;
 use schemas::rpc::types::ParameterValueStruct;
 use schemas::rpc::{EventCode, GetParameterValuesResponse};
 use support::{ClientTls, TestAcs, TestCpe, config, device, inform, reply_to};
+use tokio::sync::Notify;
 
 const SOFTWARE_VERSION: &str = "Device.DeviceInfo.SoftwareVersion";
 
@@ -361,5 +364,65 @@ async fn transcripts_record_each_message_of_the_asked_for_devices() {
         !dir.path().join(device("SN2").as_str()).exists(),
         "SN2 was not asked for"
     );
+    acs.stop().await;
+}
+
+/// The `cpe` agent against the endpoint. Without ACS authentication: the agent reads its ACS
+/// credentials from `ManagementServer.Username`, which its `[acs]` settings do not fill yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cpe_agent_over_https_completes_its_bootstrap_and_takes_connection_request_credentials() {
+    let pki = support::pki::Pki::new();
+    let config = AcsConfig::default();
+    assert!(config.connreq.provision);
+    let acs = TestAcs::start_with(config, Some(pki.server_config(false))).await;
+    let mut events = acs.acs.events();
+
+    let state = tempfile::tempdir().unwrap();
+    let file = FileConfig {
+        tls: TlsSection {
+            ca_file: Some(pki.ca_file.clone()),
+            ..TlsSection::default()
+        },
+        ..FileConfig::default()
+    };
+    let agent_config = Config::resolve(
+        file,
+        Overrides {
+            acs_url: Some(format!("https://127.0.0.1:{}/", acs.addr.port())),
+            state_dir: Some(state.path().to_owned()),
+            connreq_listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    let agent = cpe::agent::Agent::start(agent_config).await.unwrap();
+    let stop = Arc::new(Notify::new());
+    let stopped = Arc::clone(&stop);
+    let running = tokio::spawn(agent.run_until(async move { stopped.notified().await }));
+
+    let mut provisioned = None;
+    let (device, error) = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.recv().await.unwrap() {
+                AcsEvent::JobDone { label, fault, .. } if label.contains("credentials") => {
+                    provisioned = Some(fault);
+                }
+                AcsEvent::SessionEnded { device, error } => break (device, error),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the agent's first session ends");
+    assert_eq!(error, None, "the session completed");
+    assert_eq!(provisioned, Some(None), "the CPE accepted the credentials");
+    let device = acs.store().device(&device.unwrap()).unwrap();
+    assert!(device.credentials.is_some());
+
+    stop.notify_one();
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the agent stops")
+        .unwrap();
     acs.stop().await;
 }
