@@ -367,6 +367,24 @@ async fn transcripts_record_each_message_of_the_asked_for_devices() {
     acs.stop().await;
 }
 
+#[tokio::test]
+async fn a_transcript_that_cannot_be_written_does_not_disturb_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_directory = dir.path().join("file");
+    std::fs::write(&not_a_directory, b"").unwrap();
+    let mut config = config();
+    config.transcripts = Some(TranscriptConfig {
+        dir: not_a_directory,
+        devices: Vec::new(),
+    });
+    let acs = TestAcs::start(config).await;
+    let mut cpe = acs.cpe();
+    plain_session(&mut cpe, "SN1").await;
+    assert!(acs.store().device(&device("SN1")).is_ok());
+    cpe.validate();
+    acs.stop().await;
+}
+
 /// The `cpe` agent against the endpoint. Without ACS authentication: the agent reads its ACS
 /// credentials from `ManagementServer.Username`, which its `[acs]` settings do not fill yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

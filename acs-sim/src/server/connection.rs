@@ -255,3 +255,27 @@ fn text(status: StatusCode, reason: &str) -> Response<Full<Bytes>> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookies(values: &[&str]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for value in values {
+            headers.append(header::COOKIE, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_in_any_cookie_header() {
+        let headers = cookies(&["a=1; session=abc ; b=2"]);
+        assert_eq!(session_cookie(&headers), Some("abc"));
+        let headers = cookies(&["a=1", "session=\"def\""]);
+        assert_eq!(session_cookie(&headers), Some("def"));
+        assert_eq!(session_cookie(&cookies(&["sessionx=1; a=session"])), None);
+        let long = format!("session={}", "x".repeat(MAX_COOKIE_VALUE + 1));
+        assert_eq!(session_cookie(&cookies(&[&long])), None);
+    }
+}

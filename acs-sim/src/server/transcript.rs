@@ -139,3 +139,30 @@ fn message_name(body: &[u8], side: Side) -> String {
         Err(_) => "unreadable".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use schemas::rpc::{FaultCode, SoapFault};
+    use schemas::soap::CwmpNamespace;
+
+    use super::*;
+
+    #[test]
+    fn messages_are_named_by_rpc_fault_code_or_kind() {
+        let fault = Envelope::new(
+            CwmpNamespace::V1_0,
+            SoapFault::from(FaultCode::AcsInvalidArguments),
+        )
+        .write();
+        assert_eq!(message_name(&fault, Side::Acs), "Fault-8003");
+        assert_eq!(message_name(b"  \r\n", Side::Cpe), "empty-POST");
+        assert_eq!(message_name(b"", Side::Acs), "204-NoContent");
+        assert_eq!(message_name(b"<not-soap/>", Side::Cpe), "unreadable");
+    }
+
+    #[test]
+    fn the_session_directory_is_named_by_utc_time_and_sequence() {
+        // 2026-11-22T21:44:10Z
+        assert_eq!(Transcript::new(7, 1_795_383_850).name, "20261122T214410-7");
+    }
+}
