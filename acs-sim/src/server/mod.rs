@@ -1,2 +1,297 @@
-//! The CWMP endpoint (TR-069 §3.4): HTTP and HTTPS listeners on hyper, one
-//! [`crate::session::Session`] per CPE session, found by cookie or by connection.
+//! The CWMP endpoint (TR-069 Amd 6 §3.4): HTTP and HTTPS listeners on raw hyper, one
+//! [`crate::session::Session`] and one [`crate::provision::Provisioner`] per CPE session.
+//!
+//! A thin async driver around the sans-IO session machine. Per POST (§3.4.1: the CPE is the
+//! HTTP client, the ACS answers each POST with its next message):
+//!
+//! 1. Only `POST` carries CWMP; other methods get `405` with `Allow: POST`. Any path is served.
+//! 2. The body is read up to [`crate::acs::AcsConfig::body_limit`]; more gets `413` and ends the
+//!    session.
+//! 3. The CPE authenticates per [`crate::acs::CpeAuth`] (§3.4.4): `401` with a Basic or Digest
+//!    challenge until it does, once per connection or session.
+//! 4. The session is found by its cookie (§3.4.1: the CPE returns the ACS's cookies within the
+//!    session), else by the connection it runs on (CPEs that keep no cookies). An Inform always
+//!    opens a fresh session.
+//! 5. On a blocking thread (the provisioner talks to the store): the session reads the body,
+//!    the provisioner queues the ACS's requests, and the answer is `200` with the next envelope
+//!    or `204 No Content`, which ends the session (§3.4.6).
+//!
+//! Sessions silent past their timeout (§3.7.1.5 / `SessionTimeout`) are failed by a reaper, so
+//! the provisioner puts the tasks they claimed back in the queue.
+
+mod auth;
+mod connection;
+mod sessions;
+mod transcript;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioTimer;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+use crate::acs::Acs;
+use auth::Authenticator;
+use connection::Connection;
+use sessions::Sessions;
+
+/// The name of the cookie that carries the session (`Set-Cookie: session=<32 hex>; Path=/`).
+pub const COOKIE_NAME: &str = "session";
+
+/// Shortest and longest pause after an `accept` error such as running out of descriptors.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+
+/// The endpoint's resource bounds; `Default` suits a lab of up to 100 000 CPEs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most open CWMP sessions; a new session beyond it gets `503`.
+    pub max_sessions: usize,
+    /// Most TCP connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time allowed for a request's headers, also while a keep-alive connection is idle.
+    pub header_read_timeout: Duration,
+    /// Time allowed for a request's body once its headers are in; slower gets `408`.
+    pub body_read_timeout: Duration,
+    /// Time allowed for the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// How often sessions are checked for their timeout.
+    pub reap_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 100_000,
+            max_connections: 100_000,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
+            reap_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Serves CWMP on an already-bound listener until `shutdown` resolves, with default
+/// [`Limits`]: HTTPS when `tls` is given, else HTTP.
+pub async fn serve(
+    listener: TcpListener,
+    acs: Arc<Acs>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    Endpoint::new(acs, Limits::default())
+        .serve(listener, tls, shutdown)
+        .await
+}
+
+/// The CWMP endpoint: its session table, shared by every listener it serves.
+#[derive(Clone)]
+pub struct Endpoint {
+    shared: Arc<Shared>,
+}
+
+/// What every connection of an [`Endpoint`] shares.
+struct Shared {
+    acs: Arc<Acs>,
+    limits: Limits,
+    sessions: Arc<Sessions>,
+    auth: Authenticator,
+    http: http1::Builder,
+    /// How many [`Endpoint::serve`] calls are running.
+    serving: AtomicUsize,
+}
+
+impl Endpoint {
+    /// An endpoint for `acs` with no session open yet.
+    pub fn new(acs: Arc<Acs>, limits: Limits) -> Self {
+        let mut http = http1::Builder::new();
+        // hyper's header size and count limits stay at their defaults (~400 KiB, 100 fields).
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(true);
+        Self {
+            shared: Arc::new(Shared {
+                sessions: Arc::new(Sessions::new(Arc::clone(&acs), limits.max_sessions)),
+                auth: Authenticator::new(&acs.config.auth),
+                acs,
+                limits,
+                http,
+                serving: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Serves CWMP on `listener` until `shutdown` resolves: HTTPS when `tls` is given, else
+    /// HTTP. Several listeners may share one endpoint (and so its sessions). On shutdown it
+    /// stops accepting, lets each connection finish its request, and, once the last listener
+    /// of the endpoint stops, fails the sessions still open so their claimed tasks go back to
+    /// the queue.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let local = listener.local_addr()?;
+        let shared = &self.shared;
+        shared.serving.fetch_add(1, Ordering::SeqCst);
+        let reaper = tokio::spawn(reap_loop(
+            Arc::clone(&shared.sessions),
+            shared.limits.reap_interval,
+        ));
+        tracing::info!(%local, tls = tls.is_some(), "CWMP endpoint listening");
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(
+            shared
+                .limits
+                .max_connections
+                .clamp(1, Semaphore::MAX_PERMITS),
+        ));
+        let mut tasks = JoinSet::new();
+        let mut backoff = ACCEPT_BACKOFF.0;
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                log_task_end(done);
+            }
+            let permit = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                permit = Arc::clone(&slots).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let accepted = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => {
+                    backoff = ACCEPT_BACKOFF.0;
+                    accepted
+                }
+                Err(error) if is_per_connection(&error) => {
+                    tracing::debug!(%error, "accept failed for one connection");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, ?backoff, "accept failed; pausing");
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+                    continue;
+                }
+            };
+            // Small request/response exchanges: do not wait for more data to fill a segment.
+            let _ = stream.set_nodelay(true);
+            let connection = Connection::new(Arc::clone(shared), peer, stop_rx.clone());
+            let tls = tls.clone();
+            tasks.spawn(
+                async move {
+                    let _permit = permit;
+                    connection.run(stream, tls).await;
+                }
+                .instrument(tracing::debug_span!("cwmp-connection", %peer)),
+            );
+        }
+        drop(listener);
+        tracing::info!(%local, open = tasks.len(), "CWMP endpoint stopping");
+        stop_tx.send_replace(true);
+        while let Some(done) = tasks.join_next().await {
+            log_task_end(done);
+        }
+        reaper.abort();
+        if shared.serving.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let sessions = Arc::clone(&shared.sessions);
+            let ended = run_blocking(move || sessions.end_all(Instant::now())).await;
+            tracing::info!(%local, ended = ended.unwrap_or(0), "CWMP endpoint stopped");
+        } else {
+            tracing::info!(%local, "CWMP listener stopped");
+        }
+        Ok(())
+    }
+
+    /// Fails and forgets the sessions whose timeout passed by `now` (§3.7.1.5), letting their
+    /// provisioners release claimed tasks; returns how many. Blocks on the store: call it
+    /// from a blocking context. [`Endpoint::serve`] does this every
+    /// [`Limits::reap_interval`].
+    pub fn reap(&self, now: Instant) -> usize {
+        self.shared.sessions.reap(now)
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.len()
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("limits", &self.shared.limits)
+            .field("sessions", &self.shared.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fails sessions past their timeout, every `every`.
+async fn reap_loop(sessions: Arc<Sessions>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = now();
+        let sessions = Arc::clone(&sessions);
+        if let Some(reaped) = run_blocking(move || sessions.reap(now)).await
+            && reaped > 0
+        {
+            tracing::info!(reaped, "sessions timed out");
+        }
+    }
+}
+
+/// The session clock: tokio's, so paused-time tests drive it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs store-bound work on the blocking pool; `None` (logged) if it panicked.
+async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::error!(%error, "session work failed");
+            None
+        }
+    }
+}
+
+fn log_task_end(done: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = done
+        && error.is_panic()
+    {
+        tracing::error!(%error, "CWMP connection task panicked");
+    }
+}
+
+/// Errors of `accept` that concern only the connection being accepted.
+fn is_per_connection(error: &io::Error) -> bool {
+    use io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+    matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted
+    )
+}
