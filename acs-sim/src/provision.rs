@@ -105,24 +105,29 @@ impl Provisioner {
         self.device.as_ref()
     }
 
-    /// Consumes the session's events and gives it its next request (or finishes it).
+    /// Consumes the session's events and gives it its next request (or finishes it). Returns
+    /// once every event is read, including those its own requests and `finish` caused.
     pub fn drive(&mut self, session: &mut Session, now: Instant) {
-        while let Some(event) = session.poll_event() {
-            match event {
-                SessionEvent::Informed(informed) => self.informed(&informed),
-                SessionEvent::CpeRequest { request, .. } => self.cpe_request(&request),
-                SessionEvent::Response { id, body, .. } => {
-                    self.answer(&id, Answer::Response(body), session, now);
+        loop {
+            while let Some(event) = session.poll_event() {
+                match event {
+                    SessionEvent::Informed(informed) => self.informed(&informed),
+                    SessionEvent::CpeRequest { request, .. } => self.cpe_request(&request),
+                    SessionEvent::Response { id, body, .. } => {
+                        self.answer(&id, Answer::Response(body), session, now);
+                    }
+                    SessionEvent::Fault { id, fault, .. } => {
+                        self.answer(&id, Answer::Fault(fault), session, now);
+                    }
+                    SessionEvent::Completed => self.ended(None),
+                    SessionEvent::Failed(error) => self.ended(Some(error.to_string())),
                 }
-                SessionEvent::Fault { id, fault, .. } => {
-                    self.answer(&id, Answer::Fault(fault), session, now);
-                }
-                SessionEvent::Completed => self.ended(None),
-                SessionEvent::Failed(error) => self.ended(Some(error.to_string())),
             }
-        }
-        if session.awaits_application() && self.running.is_none() {
-            self.start_next(session, now);
+            if session.awaits_application() && self.running.is_none() {
+                self.start_next(session, now);
+            } else {
+                return;
+            }
         }
     }
 
