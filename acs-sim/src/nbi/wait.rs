@@ -66,3 +66,145 @@ async fn check(acs: &Arc<Acs>, id: &TaskId) -> Result<Outcome, ApiError> {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::acs::{AcsConfig, AcsEvent};
+    use crate::files::FileStore;
+    use crate::scenario::Scenario;
+    use crate::store::{DeviceId, FaultDetail, InformSummary, MemoryStore, NewTask, TaskName};
+
+    struct Fixture {
+        acs: Arc<Acs>,
+        device: DeviceId,
+        task: TaskId,
+        _files: tempfile::TempDir,
+    }
+
+    fn fixture() -> Fixture {
+        let files = tempfile::tempdir().unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let acs = Acs::new(
+            store,
+            AcsConfig::default(),
+            Scenario::default(),
+            FileStore::new(files.path()).unwrap(),
+        );
+        let inform = InformSummary {
+            oui: "00236A".into(),
+            serial_number: "SN1".into(),
+            ..InformSummary::default()
+        };
+        let device = acs.store.record_inform(&inform).unwrap();
+        let task = acs
+            .store
+            .add_task(&NewTask {
+                device: device.clone(),
+                name: TaskName::Reboot,
+                arguments: json!({}),
+                timestamp: 0,
+            })
+            .unwrap()
+            .id;
+        Fixture {
+            acs,
+            device,
+            task,
+            _files: files,
+        }
+    }
+
+    /// What a session does with a task after `delay`: claim it, then complete or fault it, and
+    /// signal the change.
+    fn session_after(f: &Fixture, delay: Duration, fault: bool) {
+        let (acs, device, task) = (Arc::clone(&f.acs), f.device.clone(), f.task.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            acs.store.claim_task(&task).unwrap();
+            if fault {
+                let detail = FaultDetail {
+                    code: "9002".into(),
+                    message: "Internal error".into(),
+                    detail: json!(null),
+                    timestamp: 1,
+                };
+                acs.store.fault_task(&task, &detail).unwrap();
+            } else {
+                acs.store.complete_task(&task, 1).unwrap();
+            }
+            acs.publish(AcsEvent::JobDone {
+                device,
+                label: "reboot".into(),
+                fault: fault.then(|| "9002".into()),
+            });
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn done_as_soon_as_a_session_completes_the_task() {
+        let f = fixture();
+        let mut changes = f.acs.subscribe();
+        session_after(&f, Duration::from_secs(1), false);
+        let start = Instant::now();
+        let outcome = wait_for(&f.acs, &f.task, &mut changes, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faulted_with_its_fault_when_the_device_faults_it() {
+        let f = fixture();
+        let mut changes = f.acs.subscribe();
+        session_after(&f, Duration::from_secs(1), true);
+        let outcome = wait_for(&f.acs, &f.task, &mut changes, Duration::from_secs(3))
+            .await
+            .unwrap();
+        let Outcome::Faulted(task, Some(fault)) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(task.status, TaskStatus::Faulted);
+        assert_eq!(fault.code, "9002");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_at_the_deadline_despite_unrelated_changes() {
+        let f = fixture();
+        let mut changes = f.acs.subscribe();
+        let acs = Arc::clone(&f.acs);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            acs.publish(AcsEvent::SessionEnded {
+                device: None,
+                error: None,
+            });
+        });
+        let start = Instant::now();
+        let outcome = wait_for(&f.acs, &f.task, &mut changes, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Pending(t) if t.status == TaskStatus::Queued),
+            "{outcome:?}"
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_completed_before_the_wait_is_done_at_once() {
+        let f = fixture();
+        let mut changes = f.acs.subscribe();
+        f.acs.store.claim_task(&f.task).unwrap();
+        f.acs.store.complete_task(&f.task, 1).unwrap();
+        let start = Instant::now();
+        let outcome = wait_for(&f.acs, &f.task, &mut changes, Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}
