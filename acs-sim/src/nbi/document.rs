@@ -97,7 +97,7 @@ fn typed_value(record: &ParameterRecord) -> Scalar {
 }
 
 impl Document for Device {
-    /// The fields of [`device_json`], with dates as dates and parameter values typed. A
+    /// The fields of `device_json`, with dates as dates and parameter values typed. A
     /// parameter path may name the value with or without `._value` (GenieACS adds it); an object
     /// path exists when some parameter lies under it.
     fn field(&self, path: &str) -> Field {

@@ -12,7 +12,7 @@
 //! | `GET /tasks/{id}` | none | one task (some Python clients call it) |
 //! | `DELETE /tasks/{id}`, `POST /tasks/{id}/retry` | same | retrying a task that is not faulted is `409` |
 //! | `GET /faults/?query=&projection=&skip=&limit=`, `DELETE /faults/{id}` | same | id `<device>:task_<task id>`, URL-encoded |
-//! | `/files/...` | same | merged from [`crate::files`] |
+//! | `/files/...` | same | built by [`crate::files`], to be merged in [`router`] |
 //!
 //! Path segments are percent-decoded once, so a device id (which holds `%XX` escapes itself,
 //! see [`DeviceId`]) arrives encoded twice, as GenieACS clients send it.
@@ -85,7 +85,7 @@ pub fn router(acs: Arc<Acs>) -> Router {
 }
 
 /// Serves the REST API on `listener` until `shutdown` completes, then lets open requests
-/// finish.
+/// finish (a `?connection_request` wait lasts at most its `timeout`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     acs: Arc<Acs>,
