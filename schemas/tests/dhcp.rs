@@ -238,7 +238,7 @@ fn cloud_sub_options() {
 }
 
 #[test]
-fn option17_from_catawampus_style_server() {
+fn option17_bbf_set_and_unknown() {
     let payload = cat(&[
         &ENT,
         &tlv6(1, b"https://acs.example/"),

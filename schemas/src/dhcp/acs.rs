@@ -131,7 +131,8 @@ impl AcsDiscovery {
 
     /// Reads a DHCPv6 option 17 payload: enterprise number 3561, then sub-options with two-byte
     /// codes and lengths (RFC 8415 §21.17), meaning what they mean in option 43's BBF layout.
-    /// Sub-option 1 is a bare URL here; 0x80 is not interpreted.
+    /// Sub-option 1 is a bare URL here; 0x80 and the TR-069 Annex F device-gateway
+    /// sub-options are not interpreted and land in [`Self::unknown`].
     pub fn decode_option17(payload: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(payload);
         let enterprise = read_enterprise(&mut r)?;

@@ -183,8 +183,8 @@ impl GatewayAssociation {
     }
 }
 
-/// TR-069 Annex F: "six hexadecimal-digit value using all upper-case letters". Lower case is
-/// read too, and kept as sent.
+/// TR-181 `ManageableDevice.{i}.ManufacturerOUI`: "a six hexadecimal-digit value using all
+/// upper-case letters". Lower case is read too, and kept as sent.
 fn is_oui(bytes: &[u8]) -> bool {
     bytes.len() == 6 && bytes.iter().all(u8::is_ascii_hexdigit)
 }

@@ -24,11 +24,11 @@
 //! | Code | Field | Value | Where | Source |
 //! |---|---|---|---|---|
 //! | `0x00` | pad | skipped | 43 | RFC 2132 §3.1 (dnsmasq sends it) |
-//! | `0x01` | ACS URL (`ManagementServer.URL`) | text: `URL`, or `URL username password` split on spaces | 43, 17 (URL only) | TR-069 §3.1; H3C "Option 43 format" |
-//! | `0x02` | ProvisioningCode (`DeviceInfo.ProvisioningCode`) | text | 43, 17 | TR-069 §3.1; H3C "service provider identifier" |
+//! | `0x01` | ACS URL (`ManagementServer.URL`) | text: `URL`, or `URL username password` split on spaces | 43, 17 (URL only) | TR-069 §3.1; HPE 6125XLG / H3C S12500 IP services guides, "Option 43 format" |
+//! | `0x02` | ProvisioningCode (`DeviceInfo.ProvisioningCode`) | text | 43, 17 | TR-069 §3.1; same H3C guides, "service provider identifier" |
 //! | `0x03` | CWMPRetryMinimumWaitInterval | decimal, 1-65535 | 43, 17 | TR-069 §3.1; TR-181 `ManagementServer.` |
 //! | `0x04` | CWMPRetryIntervalMultiplier | decimal, 1000-65535 | 43, 17 | TR-069 §3.1; TR-181 `ManagementServer.` |
-//! | `0x80` | AC addresses (H3C fit APs) | `0000`, count byte, count IPv4 addresses | 43 | H3C knowledge base 192184 |
+//! | `0x80` | AC addresses (H3C fit APs) | `0000`, count byte, count IPv4 addresses | 43 | knowledge.h3c.com, Theme/details/192184 |
 //! | `0x81` | cloud-management server domain | text, 1-253 bytes, no spaces | 43, 17 | this project |
 //! | `0x82` | cloud-management server port | decimal, 1-65535 (default 443) | 43, 17 | this project |
 //! | `0x83` | cloud-management keepalive, seconds | decimal, 10-600 (default 180) | 43, 17 | this project |
@@ -45,7 +45,7 @@
 //! ```
 //! use schemas::dhcp::{AcsDiscovery, Dialect, hex};
 //!
-//! // PROTOCOL.md §4.2, H3C `option 43 hex 0127 68747470...`
+//! // H3C S3100V2 / MSR 50 / HPE 5940 guides: `option 43 hex 0127 68747470...`
 //! let h3c = hex::parse(
 //!     "0127 687474703a2f2f3136392e3235342e37362e33313a373534372f61637320313233342035363738",
 //! )?;

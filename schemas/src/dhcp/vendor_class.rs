@@ -10,7 +10,7 @@ use super::{BBF_ENTERPRISE, DecodeError, EncodeError, Field};
 pub const DSLFORUM: &str = "dslforum.org";
 
 /// Whether an option 60 payload marks a TR-069 CPE: it holds `dslforum.org` anywhere (other
-/// vendor text may surround it; the match is case-sensitive, as the BBF test plan's is).
+/// vendor text may surround it). The string is matched in lower case, as TR-069 §3.1 gives it.
 pub fn is_cwmp_vendor_class(payload: &[u8]) -> bool {
     contains_dslforum(payload)
 }
