@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dhcp;
 mod limits;
 pub mod model;
 pub mod path;
