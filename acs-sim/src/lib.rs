@@ -7,6 +7,7 @@ pub mod config;
 pub mod connreq;
 pub mod files;
 pub mod job;
+pub mod lab;
 pub mod nbi;
 pub mod provision;
 pub mod scenario;

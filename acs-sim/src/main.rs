@@ -1,12 +1,23 @@
 //! `acs-sim`: an ACS for labs and test rigs (TR-069 / CWMP).
-//!
-//! The CWMP endpoint, the REST API and the lab arrive in their own steps; for now `lab` says
-//! what it will run.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use acs_sim::acs::Acs;
+use acs_sim::config::{Overrides, ServeConfig};
+use acs_sim::files::FileStore;
+use acs_sim::lab::{LabOptions, MAX_CPES};
+use acs_sim::scenario::Scenario;
+use acs_sim::store::SqliteStore;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
 
-/// An ACS for labs and test rigs: speaks CWMP to many CPEs, takes GenieACS-style tasks, plays
-/// the cloud-management server.
+/// An ACS for labs and test rigs: speaks CWMP to many CPEs, takes GenieACS-style tasks over
+/// REST, serves files, and runs the zero-touch lab.
 #[derive(Debug, Parser)]
 #[command(name = "acs-sim", version, about)]
 struct Cli {
@@ -17,23 +28,224 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the zero-touch provisioning lab on loopback, with embedded defaults.
-    Lab,
+    Lab {
+        /// How many CPEs to boot.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=MAX_CPES as i64))]
+        cpes: u16,
+        /// Seconds the whole flow may take.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=3600))]
+        deadline: u64,
+        /// Print every step of every device.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Run the ACS: CWMP endpoint, REST API and file server.
+    Serve(ServeArgs),
 }
 
-const LAB_PLAN: &str = "\
-acs-sim lab: the zero-touch flow on one machine (work in progress)
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Configuration file (TOML); flags and ACS_* variables override it.
+    #[arg(long, env = "ACS_CONFIG")]
+    config: Option<PathBuf>,
+    /// CWMP listen address [default: 127.0.0.1:7547].
+    #[arg(long, env = "ACS_CWMP")]
+    cwmp: Option<String>,
+    /// CWMP over HTTPS listen address (needs [tls] in the configuration).
+    #[arg(long, env = "ACS_CWMPS")]
+    cwmps: Option<String>,
+    /// REST API listen address [default: 127.0.0.1:7557].
+    #[arg(long, env = "ACS_NBI")]
+    nbi: Option<String>,
+    /// File server listen address [default: 127.0.0.1:7567].
+    #[arg(long, env = "ACS_FILES")]
+    files: Option<String>,
+    /// SQLite database file [default: acs-sim.db].
+    #[arg(long, env = "ACS_DB")]
+    db: Option<PathBuf>,
+    /// Provisioning scenario (TOML).
+    #[arg(long, env = "ACS_SCENARIO")]
+    scenario: Option<PathBuf>,
+    /// Write every session's messages under this directory.
+    #[arg(long, env = "ACS_TRANSCRIPTS")]
+    transcripts: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long, env = "ACS_LOG_JSON")]
+    log_json: bool,
+}
 
-  1. start the ACS (CWMP on 127.0.0.1:7547, REST API on 127.0.0.1:7557)
-  2. start a DHCP server offering option 43 with the ACS URL and cloud parameters
-  3. boot an in-process CPE: it learns its ACS from option 43 and informs 0 BOOTSTRAP, 1 BOOT
-  4. provision it: GetParameterValues, SetParameterValues, re-point ManagementServer.URL
-  5. watch it reconnect to the new ACS with 0 BOOTSTRAP and bring the cloud tunnel up
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("acs-sim: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Lab {
+                cpes,
+                deadline,
+                verbose,
+            } => lab(cpes, deadline, verbose).await,
+            Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("acs-sim: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
-Available today: the CWMP codec (crate `schemas`); run the tests with `cargo test --workspace`.
-";
+async fn lab(cpes: u16, deadline: u64, verbose: bool) -> anyhow::Result<ExitCode> {
+    init_logging(false, "warn");
+    let options = LabOptions {
+        cpes: usize::from(cpes),
+        deadline: std::time::Duration::from_secs(deadline),
+        verbose,
+    };
+    let report = acs_sim::lab::run(options, std::io::stdout()).await?;
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
-fn main() {
-    match Cli::parse().command {
-        Command::Lab => print!("{LAB_PLAN}"),
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json, "info");
+    let overrides = Overrides {
+        cwmp: args.cwmp,
+        cwmps: args.cwmps,
+        nbi: args.nbi,
+        files: args.files,
+        db: args.db,
+        scenario: args.scenario,
+        transcripts: args.transcripts,
+    };
+    let config = ServeConfig::load(args.config.as_deref(), overrides)?;
+    let store =
+        SqliteStore::open(&config.db).with_context(|| format!("store {}", config.db.display()))?;
+    let files = FileStore::new(&config.files_dir)
+        .with_context(|| format!("file area {}", config.files_dir.display()))?;
+    let scenario = match &config.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::default(),
+    };
+    let acs = Acs::new(Arc::new(store), config.acs.clone(), scenario, files);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let stopped = || {
+        let mut stop = stop.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    };
+    let bind = |addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(acs_sim::server::serve(
+        bind(config.cwmp).await?,
+        Arc::clone(&acs),
+        None,
+        stopped(),
+    ));
+    if let Some((addr, cert, key)) = &config.cwmps {
+        let tls = tls_config(cert, key)?;
+        servers.spawn(acs_sim::server::serve(
+            bind(*addr).await?,
+            Arc::clone(&acs),
+            Some(tls),
+            stopped(),
+        ));
+    }
+    servers.spawn(acs_sim::nbi::serve(
+        bind(config.nbi).await?,
+        Arc::clone(&acs),
+        stopped(),
+    ));
+    servers.spawn(acs_sim::files::serve(
+        bind(config.files).await?,
+        Arc::clone(&acs),
+        stopped(),
+    ));
+    tracing::info!(cwmp = %config.cwmp, nbi = %config.nbi, files = %config.files, db = %config.db.display(), "acs-sim serving");
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("stopping"),
+        Some(ended) = servers.join_next() => {
+            ended.context("a listener crashed")?.context("a listener failed")?;
+        }
+    }
+    let _ = stop_tx.send(true);
+    while let Some(ended) = servers.join_next().await {
+        ended
+            .context("a listener crashed")?
+            .context("a listener failed")?;
+    }
+    Ok(())
+}
+
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("tls.cert {}", cert.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("tls.key {}", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS versions")?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .context("TLS certificate and key")?;
+    Ok(Arc::new(config))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn init_logging(json: bool, default: &str) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

@@ -51,7 +51,7 @@ async fn upload(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let header = |key: &str| match headers.get(key) {
         None => Ok(String::new()),
         Some(value) => value
@@ -66,8 +66,10 @@ async fn upload(
         version: header("version")?,
         ..NewFile::named(name)
     };
-    acs.files.put(&acs.store, file, body).await?;
-    Ok(StatusCode::CREATED)
+    let meta = acs.files.put(&acs.store, file, body).await?;
+    // GenieACS answers 201 with no body; the file's document costs nothing and lets clients
+    // that parse every answer as JSON (pygenieacs) work.
+    Ok((StatusCode::CREATED, Json(document(&meta).await)))
 }
 
 /// `GET /files/?query=<JSON>`: the files as GenieACS lists them.

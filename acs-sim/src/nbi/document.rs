@@ -20,7 +20,8 @@ pub(super) fn iso_date(unix_seconds: i64) -> String {
 
 /// A device as `GET /devices/` shows it: `_id`, `_deviceId`, `_lastInform`, `_tags` (only when
 /// there are some, as GenieACS) and the parameter tree, each leaf being
-/// `{"_value", "_type", "_timestamp"}`.
+/// `{"_value", "_type", "_timestamp"}`. Beyond GenieACS: `_lastEvents`, the event codes of the
+/// last Inform (`["1 BOOT", "M Reboot"]`), so a script sees why the device last called.
 pub(super) fn device_json(device: &Device) -> Value {
     let mut doc = Map::new();
     doc.insert("_id".into(), device.id.as_str().into());
@@ -34,6 +35,7 @@ pub(super) fn device_json(device: &Device) -> Value {
         }),
     );
     doc.insert("_lastInform".into(), iso_date(device.last_inform).into());
+    doc.insert("_lastEvents".into(), device.last_events.clone().into());
     if !device.tags.is_empty() {
         doc.insert(
             "_tags".into(),
@@ -111,6 +113,14 @@ impl Document for Device {
             "_deviceId._ProductClass" => return text(&self.product_class),
             "_deviceId._SerialNumber" => return text(&self.serial_number),
             "_lastInform" => return one(Scalar::Date(self.last_inform.saturating_mul(1000))),
+            "_lastEvents" => {
+                return Field::Present(
+                    self.last_events
+                        .iter()
+                        .map(|e| Scalar::String(e.clone()))
+                        .collect(),
+                );
+            }
             "_tags" if self.tags.is_empty() => return Field::Missing,
             "_tags" => {
                 return Field::Present(

@@ -12,7 +12,7 @@
 //! | `GET /tasks/{id}` | none | one task (some Python clients call it) |
 //! | `DELETE /tasks/{id}`, `POST /tasks/{id}/retry` | same | retrying a task that is not faulted is `409` |
 //! | `GET /faults/?query=&projection=&skip=&limit=`, `DELETE /faults/{id}` | same | id `<device>:task_<task id>`, URL-encoded |
-//! | `/files/...` | same | built by [`crate::files`], to be merged in [`router`] |
+//! | `/files/...` | same | built by [`crate::files`] ([`crate::files::nbi_routes`]) |
 //!
 //! Path segments are percent-decoded once, so a device id (which holds `%XX` escapes itself,
 //! see [`DeviceId`]) arrives encoded twice, as GenieACS clients send it.
@@ -73,9 +73,9 @@ pub fn router(acs: Arc<Acs>) -> Router {
         .merge(submit::routes())
         .merge(tasks::routes())
         .merge(faults::routes())
-        // The `/files/...` routes of `crate::files` merge here, before the fallbacks so that
-        // they answer its unknown paths and methods too. The body limit below is a default: a
-        // file route that takes larger bodies sets its own `DefaultBodyLimit`, which wins.
+        // Before the fallbacks, so that those answer the file routes' unknown paths and
+        // methods too. The file upload reads its body raw, under the file store's own limit.
+        .merge(crate::files::nbi_routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
