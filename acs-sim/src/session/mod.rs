@@ -501,7 +501,11 @@ impl Session {
                 return self.send(id, SoapFault::from(FaultCode::AcsMethodNotSupported), now);
             }
         };
-        self.send(id.clone(), response, now);
+        // A CPE that speaks an older version in this session but uses a newer method (the
+        // deviation of AutonomousTransferComplete in a cwmp-1-0 envelope, cwmp-samples README)
+        // gets the response in the first namespace that defines it, so it stays valid.
+        let namespace = self.namespace.max(introduced_in(&request));
+        self.send_in(namespace, id.clone(), response, now);
         self.events
             .push_back(SessionEvent::CpeRequest { id, request });
     }
@@ -593,7 +597,17 @@ impl Session {
     }
 
     fn send(&mut self, id: Option<String>, body: impl Into<Body>, now: Instant) {
-        let mut envelope = Envelope::new(self.namespace, body);
+        self.send_in(self.namespace, id, body, now);
+    }
+
+    fn send_in(
+        &mut self,
+        namespace: CwmpNamespace,
+        id: Option<String>,
+        body: impl Into<Body>,
+        now: Instant,
+    ) {
+        let mut envelope = Envelope::new(namespace, body);
         envelope.header.id = id;
         self.transmit = Some(Reply::Envelope(envelope.write()));
         self.deadline = Some(now + self.timeout);
@@ -610,6 +624,18 @@ impl Session {
         self.deadline = None;
         self.queue.clear();
         self.events.push_back(event);
+    }
+}
+
+/// The first namespace whose schema defines a CPE request (cwmp-1-1 added
+/// AutonomousTransferComplete, cwmp-1-2 the software-module methods, TR-069 Amd 2 and Amd 3).
+fn introduced_in(request: &Body) -> CwmpNamespace {
+    match request {
+        Body::AutonomousTransferComplete(_) => CwmpNamespace::V1_1,
+        Body::DUStateChangeComplete(_) | Body::AutonomousDUStateChangeComplete(_) => {
+            CwmpNamespace::V1_2
+        }
+        _ => CwmpNamespace::V1_0,
     }
 }
 

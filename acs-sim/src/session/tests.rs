@@ -745,3 +745,23 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_newer_method_in_an_old_session_is_answered_in_the_namespace_that_defines_it() {
+    let mut h = Harness::new();
+    h.post_envelope(CwmpNamespace::V1_0, "1", inform());
+    let cases: [(Body, CwmpNamespace); 3] = [
+        (
+            AutonomousTransferComplete::default().into(),
+            CwmpNamespace::V1_1,
+        ),
+        (DUStateChangeComplete::default().into(), CwmpNamespace::V1_2),
+        (TransferComplete::default().into(), CwmpNamespace::V1_0),
+    ];
+    for (request, namespace) in cases {
+        let name = request.name();
+        let answer = envelope(&h.post_envelope(CwmpNamespace::V1_0, "2", request));
+        assert_eq!(answer.namespace, namespace, "{name}");
+    }
+    h.validate();
+}
