@@ -66,6 +66,10 @@ struct ServeArgs {
     /// Provisioning scenario (TOML).
     #[arg(long, env = "ACS_SCENARIO")]
     scenario: Option<PathBuf>,
+    /// A value for a `{NAME}` placeholder of the scenario, e.g. `--var acs2=http://10.0.0.2:7547/`
+    /// (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
     /// Write every session's messages under this directory.
     #[arg(long, env = "ACS_TRANSCRIPTS")]
     transcripts: Option<PathBuf>,
@@ -136,8 +140,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         SqliteStore::open(&config.db).with_context(|| format!("store {}", config.db.display()))?;
     let files = FileStore::new(&config.files_dir)
         .with_context(|| format!("file area {}", config.files_dir.display()))?;
+    let vars: Vec<(&str, &str)> = args
+        .vars
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let scenario = match &config.scenario {
-        Some(path) => Scenario::load(path)?,
+        Some(path) => Scenario::load_with(path, &vars)?,
         None => Scenario::default(),
     };
     let acs = Acs::new(Arc::new(store), config.acs.clone(), scenario, files);
@@ -193,6 +202,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("a listener failed")?;
     }
     Ok(())
+}
+
+/// `NAME=VALUE` of `--var`.
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
 }
 
 fn tls_config(
