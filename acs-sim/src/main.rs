@@ -40,7 +40,7 @@ enum Command {
         verbose: bool,
     },
     /// Run the ACS: CWMP endpoint, REST API and file server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
                 deadline,
                 verbose,
             } => lab(cpes, deadline, verbose).await,
-            Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Serve(args) => serve(*args).await.map(|()| ExitCode::SUCCESS),
         }
     });
     match result {
