@@ -230,6 +230,7 @@ async fn device_list_answers_genieacs_documents_filtered_and_projected() {
             "_id": "00236A-IGD-SN%2D1",
             "_deviceId": {"_Manufacturer": "Acme", "_OUI": "00236A", "_ProductClass": "IGD", "_SerialNumber": "SN-1"},
             "_lastInform": "2024-05-01T12:00:00.000Z",
+            "_lastEvents": ["1 BOOT"],
             "_tags": ["lab"],
             "Device": {"DeviceInfo": {
                 "SoftwareVersion": {"_value": "1.0", "_type": "xsd:string", "_timestamp": "2024-05-01T12:00:00.000Z"},
