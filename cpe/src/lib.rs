@@ -10,6 +10,7 @@ pub mod connreq;
 pub mod control;
 pub mod events;
 pub mod model;
+pub mod net;
 pub mod persist;
 pub mod rpc;
 pub mod session;

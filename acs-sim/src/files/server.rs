@@ -9,6 +9,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cpe::net::{self, AcceptLimits};
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -16,8 +17,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use tracing::{Instrument as _, debug, debug_span, info, warn};
 
 use super::name::{decode, query_param};
@@ -34,8 +34,6 @@ const MAX_CONNECTIONS: usize = 256;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long open transfers may go on after shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Pause after an `accept` error such as running out of descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves files from `acs.files` on `listener` until `shutdown` resolves, then stops accepting,
 /// lets open requests finish for a few seconds, and returns.
@@ -50,55 +48,17 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_headers(64);
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        while connections.try_join_next().is_some() {}
-        let accepted = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(permit) => tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    accepted = listener.accept() => accepted.map(|a| (a, permit)),
-                },
-                Err(_) => break,
-            },
-        };
-        match accepted {
-            Ok(((stream, peer), permit)) => {
-                let connection = serve_connection(stream, Arc::clone(&acs), &http, stop_rx.clone());
-                connections.spawn(
-                    async move {
-                        connection.await;
-                        drop(permit);
-                    }
-                    .instrument(debug_span!("files", %peer)),
-                );
-            }
-            Err(e) => {
-                warn!(error = %e, "file server accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
-    drop(listener);
-    stop_tx.send_replace(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while connections.join_next().await.is_some() {}
+    let limits = AcceptLimits {
+        max_connections: MAX_CONNECTIONS,
+        grace: Some(SHUTDOWN_GRACE),
+    };
+    let open = net::serve(listener, limits, shutdown, |accepted| {
+        let peer = accepted.peer;
+        serve_connection(accepted.stream, Arc::clone(&acs), &http, accepted.stop)
+            .instrument(debug_span!("files", %peer))
     })
     .await;
-    if drained.is_err() {
-        warn!(
-            open = connections.len(),
-            "file server: cutting transfers still open"
-        );
-        connections.shutdown().await;
-    }
-    info!(%local_addr, "file server stopped");
+    info!(%local_addr, open, "file server stopped");
     Ok(())
 }
 

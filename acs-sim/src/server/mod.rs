@@ -30,11 +30,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use cpe::net::{self, AcceptLimits};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use crate::acs::Acs;
@@ -44,9 +43,6 @@ use sessions::Sessions;
 
 /// The name of the cookie that carries the session (`Set-Cookie: session=<32 hex>; Path=/`).
 pub const COOKIE_NAME: &str = "session";
-
-/// Shortest and longest pause after an `accept` error such as running out of descriptors.
-const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// The endpoint's resource bounds; `Default` suits a lab of up to 100 000 CPEs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,71 +144,19 @@ impl Endpoint {
         ));
         tracing::info!(%local, tls = tls.is_some(), "CWMP endpoint listening");
         let tls = tls.map(tokio_rustls::TlsAcceptor::from);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let slots = Arc::new(Semaphore::new(
-            shared
-                .limits
-                .max_connections
-                .clamp(1, Semaphore::MAX_PERMITS),
-        ));
-        let mut tasks = JoinSet::new();
-        let mut backoff = ACCEPT_BACKOFF.0;
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            while let Some(done) = tasks.try_join_next() {
-                log_task_end(done);
-            }
-            let permit = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                permit = Arc::clone(&slots).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            let accepted = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                accepted = listener.accept() => accepted,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => {
-                    backoff = ACCEPT_BACKOFF.0;
-                    accepted
-                }
-                Err(error) if is_per_connection(&error) => {
-                    tracing::debug!(%error, "accept failed for one connection");
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, ?backoff, "accept failed; pausing");
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
-                    continue;
-                }
-            };
-            // Small request/response exchanges: do not wait for more data to fill a segment.
-            let _ = stream.set_nodelay(true);
-            let connection = Connection::new(Arc::clone(shared), peer, stop_rx.clone());
+        let limits = AcceptLimits {
+            max_connections: shared.limits.max_connections,
+            grace: None,
+        };
+        let open = net::serve(listener, limits, shutdown, |accepted| {
+            let peer = accepted.peer;
+            let connection = Connection::new(Arc::clone(shared), peer, accepted.stop);
             let tls = tls.clone();
-            tasks.spawn(
-                async move {
-                    let _permit = permit;
-                    connection.run(stream, tls).await;
-                }
-                .instrument(tracing::debug_span!("cwmp-connection", %peer)),
-            );
-        }
-        drop(listener);
-        tracing::info!(%local, open = tasks.len(), "CWMP endpoint stopping");
-        stop_tx.send_replace(true);
-        while let Some(done) = tasks.join_next().await {
-            log_task_end(done);
-        }
+            async move { connection.run(accepted.stream, tls).await }
+                .instrument(tracing::debug_span!("cwmp-connection", %peer))
+        })
+        .await;
+        tracing::info!(%local, open, "CWMP listener stopped accepting");
         reaper.abort();
         if shared.serving.fetch_sub(1, Ordering::SeqCst) == 1 {
             let sessions = Arc::clone(&shared.sessions);
@@ -277,21 +221,4 @@ async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
             None
         }
     }
-}
-
-fn log_task_end(done: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = done
-        && error.is_panic()
-    {
-        tracing::error!(%error, "CWMP connection task panicked");
-    }
-}
-
-/// Errors of `accept` that concern only the connection being accepted.
-fn is_per_connection(error: &io::Error) -> bool {
-    use io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
-    matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionReset | Interrupted
-    )
 }

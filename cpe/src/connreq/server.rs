@@ -20,9 +20,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::rngs::{StdRng, SysRng};
 use rand::{CryptoRng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument as _, debug, debug_span, error, info, warn};
+
+use crate::net::{self, AcceptLimits};
 
 use super::digest::{
     AuthRequest, Challenge, DEFAULT_MAX_NONCES, DEFAULT_NONCE_LIFETIME, DEFAULT_REALM,
@@ -35,9 +36,6 @@ use super::{Clock, CredentialSource, Error, TokioClock};
 /// The usual CWMP port, where a CPE listens for Connection Requests by default (TR-069 Amd 6
 /// §3.2.2; the port is part of `ConnectionRequestURL`).
 pub const DEFAULT_PORT: u16 = 7547;
-
-/// Shortest and longest pause after an `accept` error such as running out of descriptors.
-const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// Settings of the Connection Request server (TR-069 Amd 6 §3.2.2). `Default` gives a server
 /// on `0.0.0.0:7547` with a random path, Digest only, and 5 accepted requests per minute.
@@ -308,86 +306,27 @@ impl ConnectionRequestServer {
             connection_timeout,
             shared,
         } = self;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let slots = Arc::new(Semaphore::new(max_connections));
-        let mut tasks = JoinSet::new();
-        let mut backoff = ACCEPT_BACKOFF.0;
-        tokio::pin!(shutdown);
-        loop {
-            while let Some(done) = tasks.try_join_next() {
-                log_task_end(done);
-            }
-            let permit = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                permit = Arc::clone(&slots).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            let accepted = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                accepted = listener.accept() => accepted,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => {
-                    backoff = ACCEPT_BACKOFF.0;
-                    accepted
-                }
-                Err(e) if is_per_connection(&e) => {
-                    debug!(error = %e, "accept failed for one connection");
-                    continue;
-                }
-                Err(e) => {
-                    warn!(error = %e, ?backoff, "accept failed; pausing");
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+        let limits = AcceptLimits {
+            max_connections,
+            grace: None,
+        };
+        let open = net::serve(listener, limits, shutdown, |accepted| {
             shared.counters.connections.fetch_add(1, Ordering::Relaxed);
             shared.counters.open.fetch_add(1, Ordering::Relaxed);
+            let peer = accepted.peer;
             let connection = Connection {
                 shared: Arc::clone(&shared),
                 http: http.clone(),
                 timeout: connection_timeout,
-                stop: stop_rx.clone(),
-                _permit: permit,
+                stop: accepted.stop,
             };
-            tasks.spawn(
-                connection
-                    .run(stream, peer)
-                    .instrument(debug_span!("connreq", %peer)),
-            );
-        }
-        drop(listener);
-        info!(%local_addr, open = tasks.len(), "Connection Request server stopping");
-        stop_tx.send_replace(true);
-        while let Some(done) = tasks.join_next().await {
-            log_task_end(done);
-        }
-        info!(%local_addr, "Connection Request server stopped");
+            connection
+                .run(accepted.stream, peer)
+                .instrument(debug_span!("connreq", %peer))
+        })
+        .await;
+        info!(%local_addr, open, "Connection Request server stopped");
     }
-}
-
-fn log_task_end(done: Result<(), tokio::task::JoinError>) {
-    if let Err(e) = done
-        && e.is_panic()
-    {
-        error!(error = %e, "Connection Request connection task panicked");
-    }
-}
-
-/// Errors of `accept` that concern only the connection being accepted.
-fn is_per_connection(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
-    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted)
 }
 
 /// Reads a running server's counters (TR-069 Amd 6 §3.2.2 diagnostics).
@@ -643,13 +582,12 @@ struct ConnectionState {
     accepted: AtomicBool,
 }
 
-/// One accepted TCP connection, holding one of the `max_connections` slots.
+/// One accepted TCP connection (its task holds one of the `max_connections` slots).
 struct Connection {
     shared: Arc<Shared>,
     http: http1::Builder,
     timeout: Duration,
     stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Connection {
