@@ -65,3 +65,19 @@ pub fn check_envelopes<B: AsRef<[u8]>>(envelopes: &[B]) -> Option<(bool, String)
 fn validator() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas-ref/validate-cwmp")
 }
+
+/// The HTTP body of a message captured as text (`../shared/cwmp-samples/`: start line,
+/// headers, blank line, body); a file that holds a bare body is returned as is. A capture of
+/// an empty message may end right after its headers.
+pub fn http_body(raw: &[u8]) -> Vec<u8> {
+    if !(raw.starts_with(b"POST ") || raw.starts_with(b"HTTP/")) {
+        return raw.to_vec();
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
+        .unwrap_or(raw.len());
+    raw[split..].to_vec()
+}

@@ -4,6 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// The workspace's test helpers (the `testing` feature, which this package's own tests cannot
+/// switch on); this test uses its capture reader.
+#[path = "../src/testing.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod testing;
+
 use schemas::rpc::types::{Notification, Status};
 use schemas::rpc::{EventCode, FaultCode, FaultKind};
 use schemas::soap::{CwmpNamespace, CwmpVersion};
@@ -21,18 +27,7 @@ fn envelope_bytes(path: &Path) -> Vec<u8> {
     if path.extension().is_some_and(|e| e == "xml") {
         return raw;
     }
-    let starts_with_http = raw.starts_with(b"POST ") || raw.starts_with(b"HTTP/");
-    if !starts_with_http {
-        return raw;
-    }
-    // A capture of an empty message may end right after its headers.
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
-        .unwrap_or(raw.len());
-    raw[split..].to_vec()
+    testing::http_body(&raw)
 }
 
 fn all_samples() -> Vec<PathBuf> {

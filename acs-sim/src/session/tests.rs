@@ -576,20 +576,7 @@ fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cwmp-samples/peers")
 }
 
-/// The HTTP body of a capture (start line, headers, blank line, body), as in
-/// `schemas/tests/samples.rs`.
-fn http_body(raw: &[u8]) -> Vec<u8> {
-    if !(raw.starts_with(b"POST ") || raw.starts_with(b"HTTP/")) {
-        return raw.to_vec();
-    }
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
-        .unwrap_or(raw.len());
-    raw[split..].to_vec()
-}
+use schemas::testing::http_body;
 
 /// Every CPE message of `dir`, in file order.
 fn cpe_messages(dir: &Path) -> Vec<(String, Vec<u8>)> {

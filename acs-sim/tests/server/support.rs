@@ -396,19 +396,7 @@ pub(crate) fn reply_to(request: &Envelope, body: impl Into<Body>) -> Vec<u8> {
     envelope.write()
 }
 
-/// The HTTP body of a capture (start line, headers, blank line, body); a bare body as is.
-pub(crate) fn http_body(raw: &[u8]) -> Vec<u8> {
-    if !(raw.starts_with(b"POST ") || raw.starts_with(b"HTTP/")) {
-        return raw.to_vec();
-    }
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
-        .unwrap_or(raw.len());
-    raw[split..].to_vec()
-}
+pub(crate) use schemas::testing::http_body;
 
 /// `../shared/cwmp-samples/`.
 pub(crate) fn samples_dir() -> std::path::PathBuf {
