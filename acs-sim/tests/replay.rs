@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use acs_sim::session::ACS_METHODS;
 use acs_sim::store::DeviceId;
 use http::StatusCode;
+use schemas::testing::http_body;
 use schemas::{Body, Envelope};
-use support::{TestAcs, TestCpe, config, http_body, samples_dir};
+use support::{TestAcs, TestCpe, config, samples_dir};
 
 /// One captured CPE message.
 struct Capture {

@@ -396,8 +396,6 @@ pub(crate) fn reply_to(request: &Envelope, body: impl Into<Body>) -> Vec<u8> {
     envelope.write()
 }
 
-pub(crate) use schemas::testing::http_body;
-
 /// `../shared/cwmp-samples/`.
 pub(crate) fn samples_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cwmp-samples")
