@@ -171,6 +171,11 @@ impl Answer {
         self.envelope().body.name()
     }
 
+    /// The JSON body of a REST answer.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
     /// The fault code of a SOAP Fault answer.
     pub(crate) fn fault_code(&self) -> u32 {
         match self.envelope().body {
@@ -248,12 +253,26 @@ impl TestCpe {
         self.sender = None;
     }
 
-    /// POSTs `body` to `/` and returns the ACS's answer; panics after [`CLIENT_TIMEOUT`].
+    /// POSTs `body` to `/` and returns the ACS's answer; panics if the ACS hangs up, and
+    /// after [`CLIENT_TIMEOUT`].
     pub(crate) async fn post(&mut self, body: impl Into<Bytes>) -> Answer {
-        let body = body.into();
-        tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(body))
+        self.try_post(body)
             .await
-            .expect("the ACS answers in time")
+            .unwrap_or_else(|e| panic!("the ACS answers: {e}"))
+    }
+
+    /// POSTs `body` to `/`, for an ACS that may be gone: refused connections and connections
+    /// closed without an answer are errors (the next POST opens a new connection); panics
+    /// after [`CLIENT_TIMEOUT`].
+    pub(crate) async fn try_post(&mut self, body: impl Into<Bytes>) -> Result<Answer, PostError> {
+        let body = body.into();
+        let answer = tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(body))
+            .await
+            .expect("the ACS answers or hangs up in time");
+        if answer.is_err() {
+            self.sender = None;
+        }
+        answer
     }
 
     /// POSTs `body`, answering one `401` with `username`/`password` (Basic or Digest, as
@@ -289,12 +308,12 @@ impl TestCpe {
         self.post(body).await
     }
 
-    async fn exchange(&mut self, body: Bytes) -> Answer {
+    async fn exchange(&mut self, body: Bytes) -> Result<Answer, PostError> {
         if self.sender.as_ref().is_none_or(SendRequest::is_closed) {
-            self.sender = Some(self.connect().await);
+            self.sender = Some(self.connect().await?);
         }
         let sender = self.sender.as_mut().expect("connected above");
-        sender.ready().await.expect("the connection is usable");
+        sender.ready().await.map_err(PostError::Http)?;
         let mut request = Request::post("/")
             .header(header::HOST, self.addr.to_string())
             .header(header::CONTENT_TYPE, "text/xml; charset=\"utf-8\"");
@@ -307,9 +326,9 @@ impl TestCpe {
         let response = sender
             .send_request(request.body(Full::new(body)).unwrap())
             .await
-            .expect("the ACS answers");
+            .map_err(PostError::Http)?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("a whole answer").to_bytes();
+        let body = body.collect().await.map_err(PostError::Http)?.to_bytes();
         if let Some(cookie) = parts.headers.get(header::SET_COOKIE) {
             let cookie = cookie.to_str().unwrap();
             let value = cookie
@@ -322,22 +341,24 @@ impl TestCpe {
         if parts.status == StatusCode::OK {
             self.received.push(body.clone());
         }
-        Answer {
+        Ok(Answer {
             status: parts.status,
             headers: parts.headers,
             body,
-        }
+        })
     }
 
-    async fn connect(&self) -> SendRequest<Full<Bytes>> {
-        let stream = TcpStream::connect(self.addr).await.unwrap();
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, PostError> {
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(PostError::Connect)?;
         match &self.tls {
             Some(tls) => {
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config));
                 let stream = connector
                     .connect(tls.server_name.clone(), stream)
                     .await
-                    .unwrap();
+                    .map_err(PostError::Connect)?;
                 handshake(stream).await
             }
             None => handshake(stream).await,
@@ -350,15 +371,61 @@ impl TestCpe {
     }
 }
 
-async fn handshake<I>(io: I) -> SendRequest<Full<Bytes>>
+/// Why a [`TestCpe::try_post`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostError {
+    /// No connection (refused, or the TLS handshake failed).
+    #[error("cannot connect: {0}")]
+    Connect(std::io::Error),
+    /// The connection failed or closed before a whole answer.
+    #[error("no answer: {0}")]
+    Http(hyper::Error),
+}
+
+async fn handshake<I>(io: I) -> Result<SendRequest<Full<Bytes>>, PostError>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
-        .unwrap();
+        .map_err(PostError::Http)?;
     tokio::spawn(connection);
-    sender
+    Ok(sender)
+}
+
+/// One HTTP request to `addr` on a fresh connection (a REST API call, say); panics if the
+/// server does not answer within [`CLIENT_TIMEOUT`].
+pub(crate) async fn http_request(
+    addr: SocketAddr,
+    method: http::Method,
+    target: &str,
+    body: impl Into<Bytes>,
+) -> Answer {
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await.map_err(PostError::Connect)?;
+        let mut sender = handshake(stream).await?;
+        let request = Request::builder()
+            .method(method)
+            .uri(target)
+            .header(header::HOST, addr.to_string())
+            .body(Full::new(body.into()))
+            .unwrap();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(PostError::Http)?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(PostError::Http)?.to_bytes();
+        Ok::<_, PostError>(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    };
+    tokio::time::timeout(CLIENT_TIMEOUT, exchange)
+        .await
+        .expect("the server answers in time")
+        .unwrap_or_else(|e| panic!("{target}: {e}"))
 }
 
 /// The device id of [`inform`]'s device `serial`.
