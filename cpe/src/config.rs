@@ -4,8 +4,8 @@
 //! ```toml
 //! [acs]
 //! url = "https://acs.example.net:7547/"   # else learned from DHCP option 43
-//! username = "cpe"
-//! password = "secret"
+//! username = "cpe"                         # provisioned ManagementServer.Username
+//! password = "secret"                      # provisioned ManagementServer.Password
 //!
 //! [tls]
 //! ca_file = "/etc/cpe/acs-ca.pem"          # default: the system bundle
@@ -115,14 +115,20 @@ pub struct FileConfig {
 }
 
 /// `[acs]`: the ACS to call (TR-069 `ManagementServer.URL`, `Username`, `Password`).
+///
+/// These are the device's provisioned values of those parameters: the agent writes them into
+/// its data model at start, and an ACS that later sets the parameters itself wins over them
+/// until the configuration changes (see [`crate::agent`]).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcsSection {
     /// The ACS URL.
     pub url: Option<String>,
-    /// User name for HTTP authentication to the ACS.
+    /// User name for HTTP authentication to the ACS (TR-069 §3.4.4), provisioned as
+    /// `ManagementServer.Username`.
     pub username: Option<String>,
-    /// Password for HTTP authentication to the ACS.
+    /// Password for HTTP authentication to the ACS (TR-069 §3.4.4), provisioned as
+    /// `ManagementServer.Password`; needs `username`.
     pub password: Option<String>,
 }
 
@@ -241,9 +247,11 @@ pub enum LogFormat {
 pub struct Config {
     /// ACS URL from the configuration, if any (DHCP or the ACS itself may set it later).
     pub acs_url: Option<String>,
-    /// ACS user name.
+    /// ACS user name from the configuration, the provisioned `ManagementServer.Username`
+    /// (TR-069 §3.4.4); empty when none is configured.
     pub acs_username: String,
-    /// ACS password.
+    /// ACS password from the configuration, the provisioned `ManagementServer.Password`;
+    /// empty when none is configured (or when it is empty).
     pub acs_password: String,
     /// Trusted CAs for the ACS.
     pub ca_file: Option<PathBuf>,
@@ -359,10 +367,32 @@ impl Config {
                 allowed: "1 to 64 characters (DeviceIdStruct SerialNumber)",
             });
         }
+        let acs_username = file.acs.username.unwrap_or_default();
+        let acs_password = file.acs.password.unwrap_or_default();
+        if acs_username.is_empty() && !acs_password.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "acs.username",
+                value: "(missing)".into(),
+                allowed: "acs.password needs acs.username",
+            });
+        }
+        // `ManagementServer.Username` / `Password` are string(256) (TR-181).
+        for (field, value) in [
+            ("acs.username", &acs_username),
+            ("acs.password", &acs_password),
+        ] {
+            if value.chars().count() > 256 {
+                return Err(ConfigError::Invalid {
+                    field,
+                    value: format!("({} characters)", value.chars().count()),
+                    allowed: "at most 256 characters",
+                });
+            }
+        }
         Ok(Self {
             acs_url,
-            acs_username: file.acs.username.unwrap_or_default(),
-            acs_password: file.acs.password.unwrap_or_default(),
+            acs_username,
+            acs_password,
             ca_file: file.tls.ca_file,
             client_identity,
             insecure: file.tls.insecure,
@@ -379,6 +409,16 @@ impl Config {
             log_format,
             commands: file.commands,
         })
+    }
+}
+
+impl Config {
+    /// The ACS credentials the configuration provisions (`[acs] username` / `password`), if
+    /// it gives a user name: the factory values of `ManagementServer.Username` / `Password`
+    /// (TR-069 §3.4.4).
+    pub fn acs_credentials(&self) -> Option<crate::transport::Credentials> {
+        (!self.acs_username.is_empty())
+            .then(|| crate::transport::Credentials::new(&self.acs_username, &self.acs_password))
     }
 }
 
@@ -487,6 +527,34 @@ mod tests {
         assert!(err.contains("tls.client_key"), "{err}");
         let err = parse("[log]\nformat = \"xml\"").unwrap_err().to_string();
         assert_eq!(err, "`log.format` = xml: text or json");
+    }
+
+    #[test]
+    fn acs_credentials_need_a_user_name_and_fit_the_model() {
+        assert!(parse("").unwrap().acs_credentials().is_none());
+        let c = parse("[acs]\nusername = \"cpe\"\npassword = \"pw\"").unwrap();
+        let credentials = c.acs_credentials().unwrap();
+        assert_eq!(
+            (credentials.username.as_str(), credentials.password.as_str()),
+            ("cpe", "pw")
+        );
+        // A user name alone is a user with an empty password.
+        let c = parse("[acs]\nusername = \"cpe\"").unwrap();
+        assert_eq!(c.acs_credentials().unwrap().password, "");
+        let err = parse("[acs]\npassword = \"pw\"").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`acs.username` = (missing): acs.password needs acs.username"
+        );
+        let long = "x".repeat(257);
+        let err = parse(&format!("[acs]\nusername = \"cpe\"\npassword = \"{long}\""))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "`acs.password` = (257 characters): at most 256 characters"
+        );
+        assert!(!err.contains(&long));
     }
 
     #[test]

@@ -47,6 +47,9 @@ impl super::driver::SessionHandler for Handler<'_> {
         }
         if let Some(response) = crate::rpc::handle(&mut core.model, &request) {
             if !matches!(response, Body::Fault(_)) && changes_the_model(&request) {
+                if sets_acs_credentials(&request) {
+                    core.acs_set_credentials();
+                }
                 core.save_model();
             }
             return response;
@@ -127,6 +130,19 @@ fn changes_the_model(request: &Body) -> bool {
             | Body::AddObject(_)
             | Body::DeleteObject(_)
     )
+}
+
+/// Whether an applied SetParameterValues (A.3.2.1) changed the credentials the CPE
+/// authenticates to the ACS with (TR-069 §3.4.4).
+fn sets_acs_credentials(request: &Body) -> bool {
+    let Body::SetParameterValues(r) = request else {
+        return false;
+    };
+    r.parameter_list.iter().any(|p| {
+        p.name
+            .strip_prefix(super::MS)
+            .is_some_and(|n| n == "Username" || n == "Password")
+    })
 }
 
 /// A transfer request's answer: saved before it is given, or the fault it was refused with.

@@ -6,6 +6,12 @@
 //! left to do once it is over (TR-069 §3.7.2.4: Reboot, FactoryReset and changes that would cut
 //! the connection happen after the session). Everything the ACS is told has happened is on
 //! disk before the ACS is told (§3.7.1.5 and ARCHITECTURE "nothing acknowledged is lost").
+//!
+//! The configuration's `[acs] url`, `username` and `password` are the device's provisioned
+//! `ManagementServer.URL`, `Username` and `Password`: they are written into the data model at
+//! start, which is where the session reads them (§3.4.4 authentication uses the model's
+//! `Username` / `Password`). Values the ACS sets itself win over them across restarts, until
+//! the configuration changes: an operator's new choice wins again.
 
 pub mod driver;
 mod handler;
@@ -37,7 +43,7 @@ use crate::session::SessionConfig;
 use crate::transfer::{Due, Executor, Outcome, Step, TransferConfig, TransferQueue};
 use crate::transport::{AcsUrl, Client, Credentials, TlsSettings, TransportConfig};
 use handler::Handler;
-pub use state::{AgentState, UrlSource};
+pub use state::{AgentState, CredentialsSource, UrlSource};
 
 const MS: &str = "Device.ManagementServer.";
 
@@ -169,6 +175,7 @@ impl Agent {
             );
         }
         core.choose_acs_url(&config);
+        core.choose_acs_credentials(&config);
         core.restarted(&config, now);
         if first_boot {
             tracing::info!("first start: 0 BOOTSTRAP");
@@ -427,6 +434,53 @@ impl Core {
         }
     }
 
+    /// The credentials to authenticate to the ACS with (`ManagementServer.Username` /
+    /// `Password`, TR-069 §3.4.4), by the URL's rule: ones the ACS set beat the configuration,
+    /// unless the configuration itself changed since (an operator's new choice). Configured
+    /// ones are written into the model, where sessions read them.
+    fn choose_acs_credentials(&mut self, config: &Config) {
+        let configured = config.acs_credentials();
+        let fingerprint = configured.as_ref().map(fingerprint);
+        let configured_changed = self.state.configured_credentials != fingerprint;
+        if configured_changed {
+            self.state.configured_credentials = fingerprint;
+        }
+        let keep_acs_set = self.state.acs_credentials_source == Some(CredentialsSource::Acs)
+            && !configured_changed;
+        if keep_acs_set {
+            return;
+        }
+        let Some(credentials) = configured else {
+            return;
+        };
+        for (name, value) in [
+            ("Username", credentials.username),
+            ("Password", credentials.password),
+        ] {
+            if let Err(e) =
+                self.model
+                    .set_value(&format!("{MS}{name}"), &Value::String(value), Origin::Local)
+            {
+                tracing::error!(%e, parameter = name, "could not apply the configured ACS credentials");
+                return;
+            }
+        }
+        self.state.acs_credentials_source = Some(CredentialsSource::Config);
+    }
+
+    /// The ACS set `ManagementServer.Username` or `Password` (SetParameterValues): from now on
+    /// they win over the configuration, across restarts. Saved before the model, so a stop in
+    /// between cannot leave the ACS's values on disk marked as the configuration's.
+    fn acs_set_credentials(&mut self) {
+        if self.state.acs_credentials_source != Some(CredentialsSource::Acs) {
+            tracing::info!(
+                "the ACS set its own credentials; they now take precedence over the configuration"
+            );
+        }
+        self.state.acs_credentials_source = Some(CredentialsSource::Acs);
+        save(&self.files.agent, &self.state);
+    }
+
     /// Starts the event queue over after a stop. With a host reboot command configured, only a
     /// new kernel boot ID is a device boot (`1 BOOT`, and a held `M Reboot` goes out); the
     /// agent restarting on the same boot is a process restart, and a Reboot the agent
@@ -524,6 +578,8 @@ impl Core {
         }
     }
 
+    /// The credentials of the next session: the model's `ManagementServer.Username` /
+    /// `Password` (TR-069 §3.4.4), none while the user name is empty.
     fn acs_credentials(&self) -> Option<Credentials> {
         let user = self.text_value("Username").unwrap_or_default();
         let password = self.text_value("Password").unwrap_or_default();
@@ -605,6 +661,7 @@ impl Core {
             }
             Err(e) => {
                 tracing::warn!(code = "CWMP-3-SESSION_FAILED", error = %e, "CWMP session failed");
+                self.log_auth_failure(e);
                 let wait = self.events.session_failed(now, &mut self.rng);
                 if let Some(wait) = wait {
                     tracing::info!(?wait, "retrying the session");
@@ -643,6 +700,9 @@ impl Core {
             self.state.acs_url_source = config.acs_url.as_ref().map(|_| UrlSource::Config);
             self.state.bootstrapped_url = None;
             self.choose_acs_url(config);
+            // Back to the provisioned credentials, as the URL.
+            self.state.acs_credentials_source = None;
+            self.choose_acs_credentials(config);
             self.events.bootstrap();
             self.session_due = true;
         }
@@ -660,6 +720,31 @@ impl Core {
         }
         self.sync_from_model();
         self.save_all();
+    }
+
+    /// Says which credentials an ACS refused and where they came from, so the operator knows
+    /// what to fix (TR-069 §3.4.4). Never logs the password.
+    fn log_auth_failure(&self, error: &driver::DriveError) {
+        use crate::transport::TransportError as T;
+        let driver::DriveError::Transport(
+            e @ (T::AuthRejected { .. } | T::AuthRequired | T::BasicOverPlainHttp),
+        ) = error
+        else {
+            return;
+        };
+        let username = self.text_value("Username").unwrap_or_default();
+        let source = self
+            .state
+            .acs_credentials_source
+            .map_or("profile", CredentialsSource::as_str);
+        tracing::error!(
+            code = "CWMP-3-AUTH_FAILED",
+            error = %e,
+            username,
+            source,
+            "authentication to the ACS failed; check ManagementServer.Username/Password \
+             (`[acs] username`/`password` in the configuration)"
+        );
     }
 
     fn save_all(&mut self) {
@@ -744,6 +829,22 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
             Response::Done
         }
     }
+}
+
+/// What [`AgentState::configured_credentials`] keeps of configured credentials: enough to see
+/// that they changed, not the password.
+fn fingerprint(credentials: &Credentials) -> String {
+    use md5::{Digest as _, Md5};
+    let mut hasher = Md5::new();
+    // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+    hasher.update((credentials.username.len() as u64).to_be_bytes());
+    hasher.update(credentials.username.as_bytes());
+    hasher.update(credentials.password.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn transport_config(config: &Config) -> TransportConfig {

@@ -26,6 +26,28 @@ impl UrlSource {
     }
 }
 
+/// Where `ManagementServer.Username` / `Password` in use came from (TR-069 §3.4.4); the
+/// same precedence as the URL's ([`UrlSource`]): ACS > configuration, and a changed
+/// configuration is a new operator choice that wins again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialsSource {
+    /// `[acs] username` / `password` of the configuration.
+    Config,
+    /// The ACS, by SetParameterValues on `ManagementServer.Username` or `Password`.
+    Acs,
+}
+
+impl CredentialsSource {
+    /// The source as logs print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Acs => "acs",
+        }
+    }
+}
+
 /// The agent's own persisted state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentState {
@@ -35,6 +57,15 @@ pub struct AgentState {
     pub acs_url_source: Option<UrlSource>,
     /// The URL the configuration gave last time, to tell an operator's change from a restart.
     pub configured_url: Option<String>,
+    /// Where the ACS credentials in the model came from; `None` while they are the profile's
+    /// (or were set locally).
+    #[serde(default)]
+    pub acs_credentials_source: Option<CredentialsSource>,
+    /// A fingerprint of the credentials the configuration gave last time, to tell an
+    /// operator's change from a restart. Only a fingerprint: the password itself is kept in
+    /// the model alone.
+    #[serde(default)]
+    pub configured_credentials: Option<String>,
     /// The last URL that received a `0 BOOTSTRAP`.
     pub bootstrapped_url: Option<String>,
     /// The Connection Request path, kept so the URL survives restarts.

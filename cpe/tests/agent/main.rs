@@ -1,5 +1,6 @@
 //! The agent against a scripted ACS over loopback: one test binary.
 
+mod acs_auth;
 mod connreq;
 mod driver;
 mod h3c_flow;

@@ -1,6 +1,7 @@
 //! What the agent tests share.
 
 pub(crate) mod acs;
+pub(crate) mod auth;
 pub(crate) mod cr;
 pub(crate) mod pki;
 
