@@ -44,43 +44,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Why a configuration was refused: each variant names the field (the CPE's configuration
+/// refuses the same way).
+pub use cpe::config::ConfigError;
+use cpe::config::read_toml;
 use serde::Deserialize;
 
 use crate::acs::{AcsConfig, ConnReqConfig, CpeAuth, TranscriptConfig};
 use crate::session::SessionConfig;
 use crate::store::Credentials;
-
-/// Why a configuration was refused: each variant names the field.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this configuration.
-    #[error("{path}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, naming the field and line.
-        message: String,
-    },
-    /// A value outside what the field allows.
-    #[error("`{field}` = {value}: {allowed}")]
-    Invalid {
-        /// The field, as written in the file (`acs.session_timeout`).
-        field: &'static str,
-        /// The value given.
-        value: String,
-        /// What is allowed.
-        allowed: &'static str,
-    },
-}
 
 /// The configuration file as written; every field optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -423,14 +395,7 @@ impl ServeConfig {
 impl FileConfig {
     /// Reads and parses a configuration file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })
+        read_toml(path)
     }
 }
 

@@ -425,15 +425,21 @@ impl Config {
 impl FileConfig {
     /// Reads and parses a configuration file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })
+        read_toml(path)
     }
+}
+
+/// Reads a TOML configuration file into `T`; the errors name the file, and the parser's
+/// message names the field and line. The ACS's configuration reads the same way.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        path: path.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })
 }
 
 fn check_url(field: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {

@@ -482,7 +482,8 @@ pub struct Task {
     pub status: TaskStatus,
     /// How many times the CPE answered it with a fault.
     pub retries: u32,
-    /// How many claims were dropped by a restart (the session died before recording an answer).
+    /// How many claims were given back before the CPE's answer was recorded: by a restart
+    /// after a crash, a graceful stop, or a session that failed or timed out.
     pub attempts: u32,
 }
 
