@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use acs_sim::acs::Acs;
 use acs_sim::config::{Overrides, ServeConfig};
@@ -38,6 +39,9 @@ enum Command {
         /// Print every step of every device.
         #[arg(long, short)]
         verbose: bool,
+        /// Write every session's messages under this directory.
+        #[arg(long)]
+        transcripts: Option<PathBuf>,
     },
     /// Run the ACS: CWMP endpoint, REST API and file server.
     Serve(Box<ServeArgs>),
@@ -96,7 +100,16 @@ fn main() -> ExitCode {
                 cpes,
                 deadline,
                 verbose,
-            } => lab(cpes, deadline, verbose).await,
+                transcripts,
+            } => {
+                let options = LabOptions {
+                    cpes: usize::from(cpes),
+                    deadline: Duration::from_secs(deadline),
+                    verbose,
+                    transcripts,
+                };
+                lab(options).await
+            }
             Command::Serve(args) => serve(*args).await.map(|()| ExitCode::SUCCESS),
         }
     });
@@ -109,13 +122,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn lab(cpes: u16, deadline: u64, verbose: bool) -> anyhow::Result<ExitCode> {
+async fn lab(options: LabOptions) -> anyhow::Result<ExitCode> {
     init_logging(false, "warn");
-    let options = LabOptions {
-        cpes: usize::from(cpes),
-        deadline: std::time::Duration::from_secs(deadline),
-        verbose,
-    };
     let report = acs_sim::lab::run(options, std::io::stdout()).await?;
     Ok(if report.success() {
         ExitCode::SUCCESS

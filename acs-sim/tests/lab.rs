@@ -1,7 +1,10 @@
-//! `acs-sim lab` with 20 CPEs: every step happens for every device, and the timeline says so
-//! in words.
+//! `acs-sim lab` with 20 CPEs: every step happens for every device, the timeline says so in
+//! words, and every message the two ACSes sent (recorded as transcripts) validates against the
+//! BBF schemas.
 
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,10 +28,12 @@ impl Write for Shared {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_takes_twenty_cpes_through_every_step() {
     let out = Shared::default();
+    let transcripts = tempfile::tempdir().unwrap();
     let options = LabOptions {
         cpes: 20,
         deadline: Duration::from_secs(60),
         verbose: false,
+        transcripts: Some(transcripts.path().to_owned()),
     };
     let report = acs_sim::lab::run(options, out.clone()).await.unwrap();
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
@@ -40,6 +45,43 @@ async fn the_lab_takes_twenty_cpes_through_every_step() {
     assert!(text.contains("Result: every step happened for every device (20 devices"));
     assert!(text.contains("LAB0001  called ACS 1 for the first time"));
     assert!(text.contains("= sub-option 1, the ACS URL: http://127.0.0.1:"));
+
+    let sent = acs_messages(transcripts.path());
+    let kinds: BTreeSet<&str> = sent.iter().map(|(kind, _)| kind.as_str()).collect();
+    for kind in [
+        "InformResponse",
+        "GetParameterNames",
+        "GetParameterValues",
+        "SetParameterValues",
+        "Download",
+        "TransferCompleteResponse",
+        "Reboot",
+    ] {
+        assert!(kinds.contains(kind), "the ACSes sent no {kind}: {kinds:?}");
+    }
+    let bodies: Vec<&[u8]> = sent.iter().map(|(_, body)| body.as_slice()).collect();
+    schemas::testing::validate_envelopes(&bodies);
+}
+
+/// Every message an ACS sent, from the transcripts (`NN-acs-<Name>.txt`), with its name.
+fn acs_messages(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Some((_, kind)) = name
+                .strip_suffix(".txt")
+                .and_then(|n| n.split_once("-acs-"))
+            {
+                found.push((kind.to_owned(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ mod http;
 mod report;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, watch};
 
 use schemas::dhcp::{AcsDiscovery, Dialect};
 
-use crate::acs::{Acs, AcsConfig, AcsEvent, ConnReqConfig};
+use crate::acs::{Acs, AcsConfig, AcsEvent, ConnReqConfig, TranscriptConfig};
 use crate::files::FileStore;
 use crate::scenario::Scenario;
 use crate::store::{DeviceId, SqliteStore};
@@ -53,6 +53,8 @@ pub struct LabOptions {
     pub deadline: Duration,
     /// Print every step of every device (otherwise the first device's steps and progress).
     pub verbose: bool,
+    /// Write every session's messages under this directory (`acs1/` and `acs2/`).
+    pub transcripts: Option<PathBuf>,
 }
 
 impl Default for LabOptions {
@@ -61,6 +63,7 @@ impl Default for LabOptions {
             cpes: 3,
             deadline: Duration::from_secs(60),
             verbose: false,
+            transcripts: None,
         }
     }
 }
@@ -159,11 +162,19 @@ pub async fn run(
     let files = bind().await?;
     let files_addr = local(&files)?;
 
+    let transcripts = |name: &str| {
+        let dir = options.transcripts.as_ref()?;
+        Some(TranscriptConfig {
+            dir: dir.join(name),
+            devices: Vec::new(),
+        })
+    };
     let second = Instance::start(
         dir.path(),
         "acs2",
         AcsConfig {
             files_url: format!("http://{files_addr}"),
+            transcripts: transcripts("acs2"),
             ..AcsConfig::default()
         },
         Scenario::default(),
@@ -187,6 +198,7 @@ pub async fn run(
         "acs1",
         AcsConfig {
             connreq,
+            transcripts: transcripts("acs1"),
             ..AcsConfig::default()
         },
         scenario,
