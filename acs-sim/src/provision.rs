@@ -32,7 +32,19 @@ pub struct DeviceContext<'a> {
     pub config: &'a AcsConfig,
 }
 
+/// The device tag that says the device takes partial paths in GetParameterValues (TR-069
+/// A.3.2.2 allows them, yet some CPEs fail on them), as an operator sets it:
+/// `POST /devices/<id>/tags/partial-path-gpv`.
+pub const PARTIAL_PATH_TAG: &str = "partial-path-gpv";
+
 impl DeviceContext<'_> {
+    /// Whether partial paths go into GetParameterValues as they are: the ACS is configured so
+    /// (`acs.partial_path_gpv`) or the device carries [`PARTIAL_PATH_TAG`]. Otherwise a
+    /// partial path is expanded with GetParameterNames first.
+    pub fn partial_paths(&self) -> bool {
+        self.config.partial_path_gpv || self.device.tags.contains(PARTIAL_PATH_TAG)
+    }
+
     /// Whether the Inform carries an event code, e.g. `0 BOOTSTRAP`.
     pub fn has_event(&self, code: &str) -> bool {
         self.informed
@@ -80,6 +92,8 @@ pub struct Provisioner {
     device: Option<DeviceId>,
     /// The device's data model root, once known.
     root: &'static str,
+    /// Whether the device takes partial paths in GetParameterValues.
+    partial_paths: bool,
     /// Scenario jobs still to run.
     pending: Vec<Box<dyn Job>>,
     running: Option<Running>,
@@ -94,6 +108,7 @@ impl Provisioner {
             acs,
             device: None,
             root: "Device.",
+            partial_paths: false,
             pending: Vec::new(),
             running: None,
             done: false,
@@ -154,6 +169,7 @@ impl Provisioner {
             root: model_root(informed),
             config: &self.acs.config,
         };
+        self.partial_paths = context.partial_paths();
         let mut jobs = self.acs.scenario.jobs(&context);
         if self.acs.config.connreq.provision && device.credentials.is_none() {
             jobs.insert(0, Box::new(provision_credentials(context.root)));
@@ -266,7 +282,7 @@ impl Provisioner {
                     return None;
                 }
             };
-            match job::task::build(&task, &self.acs, self.root) {
+            match job::task::build(&task, &self.acs, self.root, self.partial_paths) {
                 Ok(job) => {
                     return Some(Running {
                         job,

@@ -21,9 +21,14 @@ use crate::files::{download_source, file_url};
 use crate::store::{Task, TaskName};
 
 /// The job that carries out `task` on a device whose data model root is `root`
-/// (`Device.` or `InternetGatewayDevice.`), or the fault that explains why its arguments are
-/// unusable.
-pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFault> {
+/// (`Device.` or `InternetGatewayDevice.`) and that takes partial paths in GetParameterValues
+/// if `partial_paths`, or the fault that explains why its arguments are unusable.
+pub fn build(
+    task: &Task,
+    acs: &Acs,
+    root: &str,
+    partial_paths: bool,
+) -> Result<Box<dyn Job>, JobFault> {
     let args = &task.arguments;
     let label = task.name.as_str();
     // The task id is the CommandKey: TransferComplete and M Reboot then name the task.
@@ -35,18 +40,14 @@ pub fn build(task: &Task, acs: &Acs, root: &str) -> Result<Box<dyn Job>, JobFaul
     match task.name {
         TaskName::GetParameterValues => {
             let names = strings(args, "parameterNames")?;
-            Ok(Box::new(Discovery::new(
-                label,
-                names,
-                acs.config.partial_path_gpv,
-            )))
+            Ok(Box::new(Discovery::new(label, names, partial_paths)))
         }
         TaskName::RefreshObject => {
             let object = optional_str(args, "objectName")?.unwrap_or(root);
             Ok(Box::new(Discovery::new(
                 label,
                 [object.to_owned()],
-                acs.config.partial_path_gpv,
+                partial_paths,
             )))
         }
         TaskName::SetParameterValues => {

@@ -126,7 +126,7 @@ fn every_task_name_builds_a_valid_request() {
     assert_eq!(cases.len(), TaskName::ALL.len());
     let mut envelopes = Vec::new();
     for (name, args, request) in cases {
-        let mut job = build(&task(name, args), &acs, "Device.").unwrap();
+        let mut job = build(&task(name, args), &acs, "Device.", false).unwrap();
         let body = first(job.as_mut());
         assert_eq!(body.name(), request, "{name}");
         envelopes.push(envelope(body));
@@ -142,6 +142,7 @@ fn download_is_filled_from_the_file_metadata() {
         &task(TaskName::Download, json!({"file": "fw 1.bin"})),
         &acs,
         "Device.",
+        false,
     )
     .unwrap();
     let Body::Download(download) = first(job.as_mut()) else {
@@ -191,7 +192,9 @@ fn bad_arguments_fault_the_task_and_name_the_field() {
         ),
     ];
     for (name, args, message) in cases {
-        let fault = build(&task(name, args), &acs, "Device.").err().unwrap();
+        let fault = build(&task(name, args), &acs, "Device.", false)
+            .err()
+            .unwrap();
         assert_eq!(
             (fault.code.as_str(), fault.message.as_str()),
             ("invalid_arguments", message)
@@ -209,6 +212,7 @@ fn set_parameter_values_keeps_the_values_only_once_accepted() {
         &task(TaskName::SetParameterValues, args.clone()),
         &acs,
         "Device.",
+        false,
     )
     .unwrap();
     first(job.as_mut());
@@ -219,7 +223,13 @@ fn set_parameter_values_keeps_the_values_only_once_accepted() {
     assert_eq!(failed.code, "cwmp.9003");
     assert!(effects.parameters.is_empty());
 
-    let mut job = build(&task(TaskName::SetParameterValues, args), &acs, "Device.").unwrap();
+    let mut job = build(
+        &task(TaskName::SetParameterValues, args),
+        &acs,
+        "Device.",
+        false,
+    )
+    .unwrap();
     first(job.as_mut());
     let ok = Body::from(SetParameterValuesResponse::default());
     assert_eq!(

@@ -17,7 +17,8 @@
 //! serial = "{serial}"
 //! refresh = ["DeviceInfo."]       # optional: read these first (GetParameterNames, then
 //!                                 # GetParameterValues in batches of 32; partial paths go
-//!                                 # straight into GetParameterValues with acs.partial_path_gpv)
+//!                                 # straight into GetParameterValues with acs.partial_path_gpv
+//!                                 # or on a device tagged partial-path-gpv)
 //! periodic_inform_interval = 300  # 1..=86400 s: sets ManagementServer.PeriodicInformEnable
 //!                                 # = true and ManagementServer.PeriodicInformInterval
 //! connection_request_credentials = "random"

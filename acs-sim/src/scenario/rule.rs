@@ -96,7 +96,7 @@ impl Rule {
             jobs.push(Box::new(Discovery::new(
                 format!("{}: refresh", self.name),
                 self.refresh.iter().map(|path| absolute(root, path)),
-                device.config.partial_path_gpv,
+                device.partial_paths(),
             )));
         }
         let mut parameters: Vec<ParameterValueStruct> = self

@@ -399,6 +399,26 @@ fn partial_paths_go_straight_into_gpv_when_the_acs_is_configured_so() {
 }
 
 #[test]
+fn partial_paths_go_straight_into_gpv_for_a_device_tagged_so_and_not_for_others() {
+    let scenario =
+        Scenario::from_toml("[[rule]]\nname = \"r\"\nrefresh = [\"DeviceInfo.\"]\n").unwrap();
+    let mut informing = Informing::new(inform(&[EventCode::Periodic], "HGW"));
+    let first = |informing: &Informing| {
+        let mut jobs = informing.jobs(&scenario);
+        run(jobs[0].as_mut(), agreeable).sent.remove(0)
+    };
+    assert!(matches!(first(&informing), Body::GetParameterNames(_)));
+    informing
+        .device
+        .tags
+        .insert(crate::provision::PARTIAL_PATH_TAG.to_owned());
+    assert!(matches!(
+        first(&informing),
+        Body::GetParameterValues(r) if r.parameter_names == ["Device.DeviceInfo."]
+    ));
+}
+
+#[test]
 fn the_last_matching_acs_url_repoints_once_after_every_rule() {
     let scenario = Scenario::from_toml(
         r#"
