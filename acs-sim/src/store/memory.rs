@@ -79,6 +79,10 @@ pub(super) fn merge_parameters(device: &mut Device, values: &[ParameterValue], n
 }
 
 impl Store for MemoryStore {
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn record_inform(&self, inform: &InformSummary) -> Result<DeviceId> {
         let id = inform.device_id();
         let mut inner = self.lock();

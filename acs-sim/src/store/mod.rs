@@ -75,6 +75,13 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The ACS's persistent state. Every method is one transaction.
 pub trait Store: Send + Sync {
+    /// Whether a call may wait on I/O (a disk write, a commit), so that async callers must
+    /// run it on a blocking thread; `false` when every call is a short in-memory step that an
+    /// async worker may run in place.
+    fn blocks(&self) -> bool {
+        true
+    }
+
     /// Creates or updates the device named by the Inform and returns its id. Replaces the last
     /// events, Inform time, manufacturer, CWMP version and ConnectionRequestURL; merges the
     /// Inform's parameters into the device's values; keeps tags and credentials.
