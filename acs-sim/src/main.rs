@@ -30,10 +30,10 @@ struct Cli {
 enum Command {
     /// Run the zero-touch provisioning lab on loopback, with embedded defaults.
     Lab {
-        /// How many CPEs to boot.
+        /// How many CPEs to boot (1 to 500).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=MAX_CPES as i64))]
         cpes: u16,
-        /// Seconds the whole flow may take.
+        /// Seconds the whole flow may take (5 to 3600).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=3600))]
         deadline: u64,
         /// Print every step of every device.
