@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{
     CompletedTask, Credentials, Device, DeviceFilter, DeviceId, Fault, FaultDetail, FaultFilter,
-    FileMeta, InformSummary, NewTask, ParameterRecord, ParameterValue, Result, Store, Task,
-    TaskFilter, TaskId, TaskStatus, conflict, not_found,
+    FileMeta, InformSummary, NewTask, ParameterValue, Result, Store, Task, TaskFilter, TaskId,
+    TaskStatus, conflict, not_found,
 };
 
 /// A [`Store`] in memory. Nothing survives the value; `requeue_in_progress` still works so the
@@ -65,19 +65,6 @@ impl Inner {
     }
 }
 
-pub(super) fn merge_parameters(device: &mut Device, values: &[ParameterValue], now: i64) {
-    for value in values {
-        device.parameters.insert(
-            value.name.clone(),
-            ParameterRecord {
-                value: value.value.clone(),
-                xsd_type: value.xsd_type.clone(),
-                timestamp: now,
-            },
-        );
-    }
-}
-
 impl Store for MemoryStore {
     fn blocks(&self) -> bool {
         false
@@ -86,23 +73,16 @@ impl Store for MemoryStore {
     fn record_inform(&self, inform: &InformSummary) -> Result<DeviceId> {
         let id = inform.device_id();
         let mut inner = self.lock();
-        let device = inner
+        inner
             .devices
             .entry(id.clone())
-            .or_insert_with(|| Device::from_inform(inform));
-        device.manufacturer.clone_from(&inform.manufacturer);
-        device.last_inform = inform.now;
-        device.last_events.clone_from(&inform.events);
-        device.cwmp_version.clone_from(&inform.cwmp_version);
-        device
-            .connection_request_url
-            .clone_from(&inform.connection_request_url);
-        merge_parameters(device, &inform.parameters, inform.now);
+            .or_insert_with(|| Device::from_inform(inform))
+            .apply_inform(inform);
         Ok(id)
     }
 
     fn set_parameters(&self, id: &DeviceId, values: &[ParameterValue], now: i64) -> Result<()> {
-        merge_parameters(self.lock().device_mut(id)?, values, now);
+        self.lock().device_mut(id)?.merge_parameters(values, now);
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! Devices, tasks, faults and files: the `Store` trait, SQLite and in-memory backends.
 //!
 //! The trait is synchronous: the async server calls it through `spawn_blocking` (RUST-GUIDE
-//! §1.11). [`SqliteStore`] is the embedded default (one file, WAL); [`MemoryStore`] backs tests.
+//! §1.11) unless the store says a call does not wait on I/O ([`Store::blocks`],
+//! [`Store::inform_path_blocks`]). [`SqliteStore`] is the embedded default (one file, WAL);
+//! [`MemoryStore`] backs tests.
 //! Both pass one test suite. Times are unix seconds passed in by the caller, never read from the
 //! clock here.
 //!
@@ -20,12 +22,45 @@
 //! entry atomically), so as far as the ACS knows the RPC never ran. Re-sending a
 //! SetParameterValues or a Download after an ACS crash is what TR-069 expects anyway: the CPE
 //! treats the RPCs as idempotent by ParameterKey / CommandKey.
+//!
+//! # Durability (SQLite)
+//!
+//! What [`SqliteStore`] promises when a call returns `Ok`:
+//!
+//! - **Durable on return** (committed to the WAL, so a kill -9 of the process keeps it; with
+//!   `synchronous = NORMAL` a power loss may still take the last commits): every call about
+//!   tasks (add, claim, release, complete, fault, retry, delete, requeue), faults, files,
+//!   credentials ([`Store::set_credentials`]), tags, [`Store::set_parameters`] and
+//!   [`Store::delete_device`].
+//! - **Written behind**: what [`Store::record_inform`] records (last Inform time and events,
+//!   manufacturer, CWMP version, ConnectionRequestURL, the Inform's parameter values, and the
+//!   device row itself for a new device). The call updates memory and queues the write; a
+//!   writer thread commits the queue in one transaction once its oldest entry is 20 ms old or
+//!   1,024 writes wait, whichever comes first (and on [`SqliteStore::flush`] and drop). A crash
+//!   loses at most the Informs of that window, never a task: a device resends all of it with
+//!   its next Inform (GenieACS itself writes device updates only at the end of a session).
+//!   Any durable call commits the queued Informs before its own write, so an Inform that
+//!   preceded a durable write is durable once that call returns.
+//! - **Order**: device writes (Informs and the durable device calls above) are applied in
+//!   memory and queued in one step, and committed in that order, so the file goes through the
+//!   same states as memory: a `set_parameters` after a `record_inform` of the same device is
+//!   never overwritten by the later commit of that Inform.
+//! - **Read-your-writes**: [`Store::device`] and [`Store::devices`] read the in-memory copy of
+//!   every device, which holds every write made before, committed or not; [`Store::next_task`]
+//!   reads an in-memory index of queued tasks, updated under the same lock as the commit that
+//!   changes a task's state (and rebuilt from the file at open). The other reads (tasks,
+//!   faults, files, the completion log) query the file, where every write that returned is.
+//! - **Failure**: if a commit fails, the call that waited for it returns the error and the
+//!   queued writes stay queued (memory keeps them): the writer retries them with the next
+//!   batch. One process at a time owns a store file (the memory copies are per process).
 
+mod cache;
 mod id;
 mod memory;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -65,6 +100,9 @@ pub enum StoreError {
     /// The SQLite backend failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The SQLite backend could not start its writer thread.
+    #[error("store writer thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// Stored data does not decode (bad JSON, unknown status, a newer schema).
     #[error("corrupt store: {0}")]
     Corrupt(String),
@@ -80,6 +118,15 @@ pub trait Store: Send + Sync {
     /// async worker may run in place.
     fn blocks(&self) -> bool {
         true
+    }
+
+    /// Whether [`Store::record_inform`] and [`Store::next_task`], the two calls of a session
+    /// with nothing to do, may wait on I/O. `false` when both are short in-memory steps, so an
+    /// async worker may run an Inform session in place and go to a blocking thread only once
+    /// `next_task` returns a task (claiming and completing it do wait for a commit when
+    /// [`Store::blocks`] is `true`). Defaults to [`Store::blocks`].
+    fn inform_path_blocks(&self) -> bool {
+        self.blocks()
     }
 
     /// Creates or updates the device named by the Inform and returns its id. Replaces the last
@@ -251,6 +298,32 @@ impl Device {
             cwmp_version: String::new(),
             connection_request_url: None,
             credentials: None,
+        }
+    }
+
+    /// Applies an Inform to the record: replaces the last events, Inform time, manufacturer,
+    /// CWMP version and ConnectionRequestURL, merges the parameters.
+    fn apply_inform(&mut self, inform: &InformSummary) {
+        self.manufacturer.clone_from(&inform.manufacturer);
+        self.last_inform = inform.now;
+        self.last_events.clone_from(&inform.events);
+        self.cwmp_version.clone_from(&inform.cwmp_version);
+        self.connection_request_url
+            .clone_from(&inform.connection_request_url);
+        self.merge_parameters(&inform.parameters, inform.now);
+    }
+
+    /// Merges parameter values seen at `now` into the record.
+    fn merge_parameters(&mut self, values: &[ParameterValue], now: i64) {
+        for value in values {
+            self.parameters.insert(
+                value.name.clone(),
+                ParameterRecord {
+                    value: value.value.clone(),
+                    xsd_type: value.xsd_type.clone(),
+                    timestamp: now,
+                },
+            );
         }
     }
 

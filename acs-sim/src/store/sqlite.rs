@@ -18,13 +18,17 @@
 //! deleted device, and its primary key makes a second completion of one task impossible.
 //! Every statement binds its values as parameters.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
+use super::cache::{Cache, Write};
+use super::writer::{self, Shared};
 use super::{
     CompletedTask, Credentials, Device, DeviceFilter, DeviceId, Fault, FaultDetail, FaultFilter,
     FileMeta, InformSummary, NewTask, ParameterRecord, ParameterValue, Result, Store, StoreError,
@@ -113,10 +117,12 @@ const TASK_COLUMNS: &str = "id, device_id, name, arguments, timestamp, status, r
 const FAULT_COLUMNS: &str = "id, device_id, task_id, code, message, detail, timestamp, retries";
 const FILE_COLUMNS: &str = "name, file_type, oui, product_class, version, size, path";
 
-/// A [`Store`] in one SQLite file.
+/// A [`Store`] in one SQLite file, with every device record and the queued tasks mirrored in
+/// memory (see "Durability" in [`super`]). One process at a time owns the file.
 #[derive(Debug)]
 pub struct SqliteStore {
-    connection: Mutex<Connection>,
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl SqliteStore {
@@ -127,50 +133,105 @@ impl SqliteStore {
     /// Opens (or creates) the store at `path`: WAL journal, `synchronous = NORMAL` (a commit
     /// survives a process crash; the last ones may be lost on power loss), foreign keys on, busy
     /// timeout, schema migrated to [`Self::SCHEMA_VERSION`]. Then puts tasks left `in progress` by a
-    /// dead process back to `queued` (see the module docs of [`super`]).
+    /// dead process back to `queued` (see the module docs of [`super`]), loads the devices and
+    /// queued tasks into memory, and starts the writer thread, which also checkpoints the WAL
+    /// (automatic checkpoints are off, so no commit waits for one).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::setup(Connection::open(path)?)
+        let path = path.as_ref();
+        let connection = Connection::open(path)?;
+        let store = Self::setup(connection, Some(path))?;
+        Ok(store)
     }
 
     /// A private in-memory database (no WAL), for tests.
     pub fn open_in_memory() -> Result<Self> {
-        Self::setup(Connection::open_in_memory()?)
+        Self::setup(Connection::open_in_memory()?, None)
     }
 
-    fn setup(mut connection: Connection) -> Result<Self> {
+    fn setup(mut connection: Connection, path: Option<&Path>) -> Result<Self> {
         connection.busy_timeout(BUSY_TIMEOUT)?;
         // `journal_mode` returns the resulting mode as a row; in-memory databases say "memory".
-        let _mode: String =
+        let mode: String =
             connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", true)?;
         migrate(&mut connection)?;
-        let store = Self {
-            connection: Mutex::new(connection),
+        let checkpointer = match path {
+            Some(path) if mode.eq_ignore_ascii_case("wal") => {
+                connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+                Some(Connection::open(path)?)
+            }
+            _ => None,
         };
-        let requeued = store.requeue_in_progress()?;
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let requeued = requeue(&tx)?.len();
+        let devices = load_devices(&tx)?;
+        let queued = {
+            let mut statement = tx.prepare(&format!(
+                "SELECT {TASK_COLUMNS}, seq FROM tasks WHERE status = ?1"
+            ))?;
+            statement
+                .query_map([TaskStatus::Queued.as_str()], |row| {
+                    Ok((row.get(8)?, task_from_row(row)?))
+                })?
+                .collect::<rusqlite::Result<Vec<(i64, Task)>>>()?
+        };
+        tx.commit()?;
         if requeued > 0 {
             tracing::info!(
                 requeued,
                 "tasks claimed by a previous process are queued again"
             );
         }
-        Ok(store)
+        let shared = Arc::new(Shared::new(connection, Cache::new(devices, queued)));
+        let writer = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("acs-sim-store".to_owned())
+                .spawn(move || writer::run(&shared, checkpointer.as_ref()))
+                .map_err(StoreError::Thread)?
+        };
+        Ok(Self {
+            shared,
+            writer: Some(writer),
+        })
+    }
+
+    /// Commits every device write made so far (Inform records wait up to
+    /// [`WINDOW`](writer::WINDOW) otherwise).
+    pub fn flush(&self) -> Result<()> {
+        self.shared.flush()
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic inside a transaction rolls it back when the `Transaction` drops, so the
-        // connection stays consistent.
-        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.lock()
     }
 
-    /// Runs `f` in an IMMEDIATE transaction and commits it.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Queues a device write and waits for its commit.
+    fn write_device(&self, write: Write) -> Result<()> {
+        self.shared.queue(write)?;
+        self.shared.flush()
+    }
+
+    /// Commits the queued device writes, then runs `f` in an IMMEDIATE transaction, commits
+    /// it, and passes its result to `then` with the cache, all under the connection lock.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+        then: impl FnOnce(&mut Cache, &T),
+    ) -> Result<T> {
         let mut connection = self.lock();
+        self.shared.flush_locked(&mut connection)?;
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        then(&mut self.shared.cache(), &out);
         Ok(out)
+    }
+
+    /// [`Self::write`] for tables the cache does not mirror.
+    fn write_sql<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.write(f, |_, _| {})
     }
 
     /// Runs `f` in a read transaction, so multi-statement reads see one snapshot.
@@ -178,6 +239,18 @@ impl SqliteStore {
         let mut connection = self.lock();
         let tx = connection.transaction_with_behavior(TransactionBehavior::Deferred)?;
         f(&tx)
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Commits what is queued and stops the writer.
+    fn drop(&mut self) {
+        self.shared.stop();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the store writer thread panicked");
+        }
     }
 }
 
@@ -275,246 +348,162 @@ fn require_device(tx: &Transaction<'_>, id: &DeviceId) -> Result<()> {
     exists.ok_or_else(|| not_found("device", id))
 }
 
-fn load_device(tx: &Transaction<'_>, id: &DeviceId) -> Result<Device> {
-    let row = tx
-        .query_row(
-            "SELECT oui, product_class, serial_number, manufacturer, last_inform, last_events,
-                    cwmp_version, connection_request_url, username, password
-             FROM devices WHERE id = ?1",
-            [id.as_str()],
-            |row| {
-                let username: Option<String> = row.get(8)?;
-                let password: Option<String> = row.get(9)?;
-                Ok((
-                    Device {
-                        id: id.clone(),
-                        oui: row.get(0)?,
-                        product_class: row.get(1)?,
-                        serial_number: row.get(2)?,
-                        manufacturer: row.get(3)?,
-                        last_inform: row.get(4)?,
-                        last_events: Vec::new(),
-                        parameters: Default::default(),
-                        tags: Default::default(),
-                        cwmp_version: row.get(6)?,
-                        connection_request_url: row.get(7)?,
-                        credentials: username
-                            .zip(password)
-                            .map(|(username, password)| Credentials { username, password }),
-                    },
-                    row.get::<_, String>(5)?,
-                ))
-            },
-        )
-        .optional()?;
-    let (mut device, events) = row.ok_or_else(|| not_found("device", id))?;
-    device.last_events = serde_json::from_str(&events).map_err(corrupt)?;
-    let mut statement =
-        tx.prepare("SELECT name, value, xsd_type, timestamp FROM parameters WHERE device_id = ?1")?;
-    let rows = statement.query_map([id.as_str()], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            ParameterRecord {
-                value: row.get(1)?,
-                xsd_type: row.get(2)?,
-                timestamp: row.get(3)?,
-            },
-        ))
-    })?;
-    device.parameters = rows.collect::<rusqlite::Result<_>>()?;
-    let mut statement = tx.prepare("SELECT tag FROM tags WHERE device_id = ?1")?;
-    device.tags = statement
-        .query_map([id.as_str()], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(device)
-}
-
-fn upsert_parameters(
-    tx: &Transaction<'_>,
-    id: &DeviceId,
-    values: &[ParameterValue],
-    now: i64,
-) -> Result<()> {
+/// Every device record, by id.
+fn load_devices(tx: &Transaction<'_>) -> Result<BTreeMap<DeviceId, Device>> {
+    let mut devices = BTreeMap::new();
     let mut statement = tx.prepare(
-        "INSERT INTO parameters (device_id, name, value, xsd_type, timestamp)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (device_id, name) DO UPDATE SET
-             value = excluded.value, xsd_type = excluded.xsd_type, timestamp = excluded.timestamp",
+        "SELECT id, oui, product_class, serial_number, manufacturer, last_inform, last_events,
+                cwmp_version, connection_request_url, username, password
+         FROM devices",
     )?;
-    for value in values {
-        statement.execute(params![
-            id.as_str(),
-            value.name,
-            value.value,
-            value.xsd_type,
-            now
-        ])?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: DeviceId = parsed(row, 0)?;
+        let username: Option<String> = row.get(9)?;
+        let password: Option<String> = row.get(10)?;
+        let events: String = row.get(6)?;
+        let device = Device {
+            id: id.clone(),
+            oui: row.get(1)?,
+            product_class: row.get(2)?,
+            serial_number: row.get(3)?,
+            manufacturer: row.get(4)?,
+            last_inform: row.get(5)?,
+            last_events: serde_json::from_str(&events).map_err(corrupt)?,
+            parameters: BTreeMap::new(),
+            tags: BTreeSet::new(),
+            cwmp_version: row.get(7)?,
+            connection_request_url: row.get(8)?,
+            credentials: username
+                .zip(password)
+                .map(|(username, password)| Credentials { username, password }),
+        };
+        devices.insert(id, device);
     }
-    Ok(())
+    let mut statement =
+        tx.prepare("SELECT device_id, name, value, xsd_type, timestamp FROM parameters")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: DeviceId = parsed(row, 0)?;
+        let device = devices
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::Corrupt(format!("parameters of unknown device {id}")))?;
+        device.parameters.insert(
+            row.get(1)?,
+            ParameterRecord {
+                value: row.get(2)?,
+                xsd_type: row.get(3)?,
+                timestamp: row.get(4)?,
+            },
+        );
+    }
+    let mut statement = tx.prepare("SELECT device_id, tag FROM tags")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: DeviceId = parsed(row, 0)?;
+        let device = devices
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::Corrupt(format!("tags of unknown device {id}")))?;
+        device.tags.insert(row.get(1)?);
+    }
+    Ok(devices)
 }
 
-/// Appends the SQL condition for `filter` to `sql`, pushing its values to `args`. Only fixed
-/// fragments go into the text; every value is a bound parameter.
-fn device_condition(filter: &DeviceFilter, sql: &mut String, args: &mut Vec<String>) {
-    match filter {
-        DeviceFilter::All => sql.push('1'),
-        DeviceFilter::Id(id) => {
-            sql.push_str("id = ?");
-            args.push(id.as_str().to_owned());
-        }
-        DeviceFilter::Tag(tag) => {
-            sql.push_str("id IN (SELECT device_id FROM tags WHERE tag = ?)");
-            args.push(tag.clone());
-        }
-        DeviceFilter::ParameterEquals { name, value } => {
-            sql.push_str("id IN (SELECT device_id FROM parameters WHERE name = ? AND value = ?)");
-            args.push(name.clone());
-            args.push(value.clone());
-        }
-        DeviceFilter::And(all) | DeviceFilter::Or(all) => {
-            let (joiner, empty) = if matches!(filter, DeviceFilter::And(_)) {
-                (" AND ", "1")
-            } else {
-                (" OR ", "0")
-            };
-            if all.is_empty() {
-                sql.push_str(empty);
-                return;
-            }
-            sql.push('(');
-            for (index, sub) in all.iter().enumerate() {
-                if index > 0 {
-                    sql.push_str(joiner);
-                }
-                device_condition(sub, sql, args);
-            }
-            sql.push(')');
-        }
-    }
+/// Puts every `in progress` task back to `queued`, bumping `attempts`; returns them with their
+/// `seq`.
+fn requeue(tx: &Transaction<'_>) -> Result<Vec<(i64, Task)>> {
+    let mut statement = tx.prepare(&format!(
+        "UPDATE tasks SET status = ?1, attempts = attempts + 1 WHERE status = ?2
+         RETURNING {TASK_COLUMNS}, seq"
+    ))?;
+    let rows = statement.query_map(
+        params![TaskStatus::Queued.as_str(), TaskStatus::InProgress.as_str()],
+        |row| Ok((row.get(8)?, task_from_row(row)?)),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn task_status(tx: &Transaction<'_>, id: &TaskId) -> Result<(TaskStatus, DeviceId)> {
-    tx.query_row(
-        "SELECT status, device_id FROM tasks WHERE id = ?1",
-        [id.as_str()],
-        |row| Ok((parsed(row, 0)?, parsed(row, 1)?)),
-    )
-    .optional()?
-    .ok_or_else(|| not_found("task", id))
+    tx.prepare_cached("SELECT status, device_id FROM tasks WHERE id = ?1")?
+        .query_row([id.as_str()], |row| Ok((parsed(row, 0)?, parsed(row, 1)?)))
+        .optional()?
+        .ok_or_else(|| not_found("task", id))
 }
 
 fn load_task(tx: &Transaction<'_>, id: &TaskId) -> Result<Task> {
-    tx.query_row(
-        &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
-        [id.as_str()],
-        task_from_row,
-    )
+    Ok(load_task_seq(tx, id)?.1)
+}
+
+/// A task with its `seq`.
+fn load_task_seq(tx: &Transaction<'_>, id: &TaskId) -> Result<(i64, Task)> {
+    tx.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS}, seq FROM tasks WHERE id = ?1"
+    ))?
+    .query_row([id.as_str()], |row| Ok((row.get(8)?, task_from_row(row)?)))
     .optional()?
     .ok_or_else(|| not_found("task", id))
 }
 
 impl Store for SqliteStore {
+    /// Only [`Store::inform_path_blocks`] is `false`: task, file and fault calls commit (or
+    /// read) SQLite under the connection lock.
+    fn blocks(&self) -> bool {
+        true
+    }
+
+    /// `record_inform` updates memory and queues the write; `next_task` reads memory. The one
+    /// exception is backpressure: with more than [`MAX_BACKLOG`](writer::MAX_BACKLOG) writes
+    /// waiting, `record_inform` commits the backlog itself.
+    fn inform_path_blocks(&self) -> bool {
+        false
+    }
+
     fn record_inform(&self, inform: &InformSummary) -> Result<DeviceId> {
         let id = inform.device_id();
-        let events = serde_json::to_string(&inform.events).map_err(corrupt)?;
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO devices (id, oui, product_class, serial_number, manufacturer,
-                     last_inform, last_events, cwmp_version, connection_request_url)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (id) DO UPDATE SET
-                     manufacturer = excluded.manufacturer,
-                     last_inform = excluded.last_inform,
-                     last_events = excluded.last_events,
-                     cwmp_version = excluded.cwmp_version,
-                     connection_request_url = excluded.connection_request_url",
-                params![
-                    id.as_str(),
-                    inform.oui,
-                    inform.product_class,
-                    inform.serial_number,
-                    inform.manufacturer,
-                    inform.now,
-                    events,
-                    inform.cwmp_version,
-                    inform.connection_request_url,
-                ],
-            )?;
-            upsert_parameters(tx, &id, &inform.parameters, inform.now)
-        })?;
+        if self.shared.queue(Write::Inform(inform.clone()))? >= writer::MAX_BACKLOG {
+            self.shared.flush()?;
+        }
         Ok(id)
     }
 
     fn set_parameters(&self, id: &DeviceId, values: &[ParameterValue], now: i64) -> Result<()> {
-        self.write(|tx| {
-            require_device(tx, id)?;
-            upsert_parameters(tx, id, values, now)
+        self.write_device(Write::Parameters {
+            id: id.clone(),
+            values: values.to_vec(),
+            now,
         })
     }
 
     fn set_credentials(&self, id: &DeviceId, credentials: Option<&Credentials>) -> Result<()> {
-        self.write(|tx| {
-            let changed = tx.execute(
-                "UPDATE devices SET username = ?2, password = ?3 WHERE id = ?1",
-                params![
-                    id.as_str(),
-                    credentials.map(|c| &c.username),
-                    credentials.map(|c| &c.password),
-                ],
-            )?;
-            if changed == 0 {
-                return Err(not_found("device", id));
-            }
-            Ok(())
+        self.write_device(Write::Credentials {
+            id: id.clone(),
+            credentials: credentials.cloned(),
         })
     }
 
     fn device(&self, id: &DeviceId) -> Result<Device> {
-        self.read(|tx| load_device(tx, id))
+        self.shared.cache().device(id)
     }
 
     fn devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>> {
-        let mut sql = String::from("SELECT id FROM devices WHERE ");
-        let mut args = Vec::new();
-        device_condition(filter, &mut sql, &mut args);
-        sql.push_str(" ORDER BY id");
-        self.read(|tx| {
-            let mut statement = tx.prepare(&sql)?;
-            let ids = statement
-                .query_map(rusqlite::params_from_iter(&args), |row| parsed(row, 0))?
-                .collect::<rusqlite::Result<Vec<DeviceId>>>()?;
-            ids.iter().map(|id| load_device(tx, id)).collect()
-        })
+        Ok(self.shared.cache().devices(filter))
     }
 
     fn delete_device(&self, id: &DeviceId) -> Result<()> {
-        self.write(|tx| {
-            if tx.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])? == 0 {
-                return Err(not_found("device", id));
-            }
-            Ok(())
-        })
+        self.write_device(Write::DeleteDevice(id.clone()))
     }
 
     fn add_tag(&self, id: &DeviceId, tag: &str) -> Result<()> {
-        self.write(|tx| {
-            require_device(tx, id)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO tags (device_id, tag) VALUES (?1, ?2)",
-                params![id.as_str(), tag],
-            )?;
-            Ok(())
+        self.write_device(Write::AddTag {
+            id: id.clone(),
+            tag: tag.to_owned(),
         })
     }
 
     fn remove_tag(&self, id: &DeviceId, tag: &str) -> Result<()> {
-        self.write(|tx| {
-            require_device(tx, id)?;
-            tx.execute(
-                "DELETE FROM tags WHERE device_id = ?1 AND tag = ?2",
-                params![id.as_str(), tag],
-            )?;
-            Ok(())
+        self.write_device(Write::RemoveTag {
+            id: id.clone(),
+            tag: tag.to_owned(),
         })
     }
 
@@ -530,9 +519,10 @@ impl Store for SqliteStore {
             attempts: 0,
         };
         let arguments = serde_json::to_string(&task.arguments).map_err(corrupt)?;
-        self.write(|tx| {
-            require_device(tx, &task.device)?;
-            let inserted = tx.execute(
+        self.write(
+            |tx| {
+                require_device(tx, &task.device)?;
+                let inserted = tx.execute(
                 "INSERT OR IGNORE INTO tasks (id, device_id, name, arguments, timestamp, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -544,11 +534,13 @@ impl Store for SqliteStore {
                     TaskStatus::Queued.as_str(),
                 ],
             )?;
-            if inserted == 0 {
-                return Err(conflict("task", &task.id, "duplicate id"));
-            }
-            Ok(())
-        })?;
+                if inserted == 0 {
+                    return Err(conflict("task", &task.id, "duplicate id"));
+                }
+                Ok(tx.last_insert_rowid())
+            },
+            |cache, seq| cache.queue(*seq, task.clone()),
+        )?;
         Ok(task)
     }
 
@@ -573,102 +565,105 @@ impl Store for SqliteStore {
     }
 
     fn next_task(&self, device: &DeviceId) -> Result<Option<Task>> {
-        self.read(|tx| {
-            Ok(tx
-                .query_row(
-                    &format!(
-                        "SELECT {TASK_COLUMNS} FROM tasks WHERE device_id = ?1 AND status = ?2
-                         ORDER BY timestamp, seq LIMIT 1"
-                    ),
-                    params![device.as_str(), TaskStatus::Queued.as_str()],
-                    task_from_row,
-                )
-                .optional()?)
-        })
+        Ok(self.shared.cache().next_task(device))
     }
 
     fn claim_task(&self, id: &TaskId) -> Result<Task> {
-        self.write(|tx| {
-            let (status, _) = task_status(tx, id)?;
-            if status != TaskStatus::Queued {
-                return Err(conflict("task", id, format!("is {}", status.as_str())));
-            }
-            tx.execute(
-                "UPDATE tasks SET status = ?2 WHERE id = ?1",
-                params![id.as_str(), TaskStatus::InProgress.as_str()],
-            )?;
-            load_task(tx, id)
-        })
+        self.write(
+            |tx| {
+                let (status, _) = task_status(tx, id)?;
+                if status != TaskStatus::Queued {
+                    return Err(conflict("task", id, format!("is {}", status.as_str())));
+                }
+                tx.prepare_cached("UPDATE tasks SET status = ?2 WHERE id = ?1")?
+                    .execute(params![id.as_str(), TaskStatus::InProgress.as_str()])?;
+                load_task(tx, id)
+            },
+            |cache, task| cache.unqueue(&task.device, id),
+        )
     }
 
     fn release_task(&self, id: &TaskId) -> Result<()> {
-        self.write(|tx| {
-            let (status, _) = task_status(tx, id)?;
-            if status != TaskStatus::InProgress {
-                return Err(conflict("task", id, format!("is {}", status.as_str())));
-            }
-            tx.execute(
-                "UPDATE tasks SET status = ?2, attempts = attempts + 1 WHERE id = ?1",
-                params![id.as_str(), TaskStatus::Queued.as_str()],
-            )?;
-            Ok(())
-        })
+        self.write(
+            |tx| {
+                let (status, _) = task_status(tx, id)?;
+                if status != TaskStatus::InProgress {
+                    return Err(conflict("task", id, format!("is {}", status.as_str())));
+                }
+                tx.prepare_cached(
+                    "UPDATE tasks SET status = ?2, attempts = attempts + 1 WHERE id = ?1",
+                )?
+                .execute(params![id.as_str(), TaskStatus::Queued.as_str()])?;
+                load_task_seq(tx, id)
+            },
+            |cache, (seq, task)| cache.queue(*seq, task.clone()),
+        )
+        .map(drop)
     }
 
     fn complete_task(&self, id: &TaskId, now: i64) -> Result<()> {
-        self.write(|tx| {
-            let task = load_task(tx, id)?;
-            if task.status != TaskStatus::InProgress {
-                return Err(conflict("task", id, format!("is {}", task.status.as_str())));
-            }
-            let logged = tx.execute(
-                "INSERT OR IGNORE INTO task_log (task_id, device_id, name, completed_at, attempts)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    id.as_str(),
-                    task.device.as_str(),
-                    task.name.as_str(),
-                    now,
-                    task.attempts
-                ],
-            )?;
-            if logged == 0 {
-                return Err(conflict("task", id, "already completed"));
-            }
-            tx.execute("DELETE FROM tasks WHERE id = ?1", [id.as_str()])?;
-            tx.execute("DELETE FROM faults WHERE task_id = ?1", [id.as_str()])?;
-            Ok(())
-        })
+        // An `in progress` task is not in the cache's queue: nothing to update there.
+        self.write(
+            |tx| {
+                let task = load_task(tx, id)?;
+                if task.status != TaskStatus::InProgress {
+                    return Err(conflict("task", id, format!("is {}", task.status.as_str())));
+                }
+                let logged = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO task_log
+                             (task_id, device_id, name, completed_at, attempts)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        id.as_str(),
+                        task.device.as_str(),
+                        task.name.as_str(),
+                        now,
+                        task.attempts
+                    ])?;
+                if logged == 0 {
+                    return Err(conflict("task", id, "already completed"));
+                }
+                tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
+                    .execute([id.as_str()])?;
+                tx.prepare_cached("DELETE FROM faults WHERE task_id = ?1")?
+                    .execute([id.as_str()])?;
+                Ok(())
+            },
+            |_, ()| {},
+        )
     }
 
     fn fault_task(&self, id: &TaskId, detail: &FaultDetail) -> Result<Fault> {
         let detail_json = serde_json::to_string(&detail.detail).map_err(corrupt)?;
-        self.write(|tx| {
-            let (_, device) = task_status(tx, id)?;
-            tx.execute(
-                "UPDATE tasks SET status = ?2, retries = retries + 1 WHERE id = ?1",
-                params![id.as_str(), TaskStatus::Faulted.as_str()],
-            )?;
-            let retries: u32 = tx.query_row(
-                "SELECT retries FROM tasks WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )?;
-            let fault = Fault {
-                id: Fault::id_for(&device, id),
-                device,
-                task: id.clone(),
-                code: detail.code.clone(),
-                message: detail.message.clone(),
-                detail: detail.detail.clone(),
-                timestamp: detail.timestamp,
-                retries,
-            };
-            tx.execute(
-                "INSERT OR REPLACE INTO faults
-                     (id, device_id, task_id, code, message, detail, timestamp, retries)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+        self.write(
+            |tx| {
+                let (_, device) = task_status(tx, id)?;
+                let retries: u32 = tx
+                    .prepare_cached(
+                        "UPDATE tasks SET status = ?2, retries = retries + 1 WHERE id = ?1
+                         RETURNING retries",
+                    )?
+                    .query_row(params![id.as_str(), TaskStatus::Faulted.as_str()], |r| {
+                        r.get(0)
+                    })?;
+                let fault = Fault {
+                    id: Fault::id_for(&device, id),
+                    device,
+                    task: id.clone(),
+                    code: detail.code.clone(),
+                    message: detail.message.clone(),
+                    detail: detail.detail.clone(),
+                    timestamp: detail.timestamp,
+                    retries,
+                };
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO faults
+                         (id, device_id, task_id, code, message, detail, timestamp, retries)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
                     fault.id,
                     fault.device.as_str(),
                     id.as_str(),
@@ -677,44 +672,53 @@ impl Store for SqliteStore {
                     detail_json,
                     fault.timestamp,
                     fault.retries,
-                ],
-            )?;
-            Ok(fault)
-        })
+                ])?;
+                Ok(fault)
+            },
+            |cache, fault| cache.unqueue(&fault.device, id),
+        )
     }
 
     fn retry_task(&self, id: &TaskId) -> Result<()> {
-        self.write(|tx| {
-            let (status, _) = task_status(tx, id)?;
-            if status != TaskStatus::Faulted {
-                return Err(conflict("task", id, format!("is {}", status.as_str())));
-            }
-            tx.execute(
-                "UPDATE tasks SET status = ?2 WHERE id = ?1",
-                params![id.as_str(), TaskStatus::Queued.as_str()],
-            )?;
-            tx.execute("DELETE FROM faults WHERE task_id = ?1", [id.as_str()])?;
-            Ok(())
-        })
+        self.write(
+            |tx| {
+                let (status, _) = task_status(tx, id)?;
+                if status != TaskStatus::Faulted {
+                    return Err(conflict("task", id, format!("is {}", status.as_str())));
+                }
+                tx.prepare_cached("UPDATE tasks SET status = ?2 WHERE id = ?1")?
+                    .execute(params![id.as_str(), TaskStatus::Queued.as_str()])?;
+                tx.prepare_cached("DELETE FROM faults WHERE task_id = ?1")?
+                    .execute([id.as_str()])?;
+                load_task_seq(tx, id)
+            },
+            |cache, (seq, task)| cache.queue(*seq, task.clone()),
+        )
+        .map(drop)
     }
 
     fn delete_task(&self, id: &TaskId) -> Result<()> {
-        self.write(|tx| {
-            if tx.execute("DELETE FROM tasks WHERE id = ?1", [id.as_str()])? == 0 {
-                return Err(not_found("task", id));
-            }
-            tx.execute("DELETE FROM faults WHERE task_id = ?1", [id.as_str()])?;
-            Ok(())
-        })
+        self.write(
+            |tx| {
+                let (_, device) = task_status(tx, id)?;
+                tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
+                    .execute([id.as_str()])?;
+                tx.prepare_cached("DELETE FROM faults WHERE task_id = ?1")?
+                    .execute([id.as_str()])?;
+                Ok(device)
+            },
+            |cache, device| cache.unqueue(device, id),
+        )
+        .map(drop)
     }
 
     fn requeue_in_progress(&self) -> Result<usize> {
-        self.write(|tx| {
-            Ok(tx.execute(
-                "UPDATE tasks SET status = ?1, attempts = attempts + 1 WHERE status = ?2",
-                params![TaskStatus::Queued.as_str(), TaskStatus::InProgress.as_str()],
-            )?)
-        })
+        let requeued = self.write(requeue, |cache, requeued| {
+            for (seq, task) in requeued {
+                cache.queue(*seq, task.clone());
+            }
+        })?;
+        Ok(requeued.len())
     }
 
     fn completed_tasks(&self, device: Option<&DeviceId>) -> Result<Vec<CompletedTask>> {
@@ -755,23 +759,29 @@ impl Store for SqliteStore {
     }
 
     fn delete_fault(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
-            let task: String = tx
-                .query_row("SELECT task_id FROM faults WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?
-                .ok_or_else(|| not_found("fault", id))?;
-            tx.execute("DELETE FROM faults WHERE id = ?1", [id])?;
-            tx.execute("DELETE FROM tasks WHERE id = ?1", [task])?;
-            Ok(())
-        })
+        self.write(
+            |tx| {
+                let (device, task): (DeviceId, TaskId) = tx
+                    .query_row(
+                        "SELECT device_id, task_id FROM faults WHERE id = ?1",
+                        [id],
+                        |r| Ok((parsed(r, 0)?, parsed(r, 1)?)),
+                    )
+                    .optional()?
+                    .ok_or_else(|| not_found("fault", id))?;
+                tx.execute("DELETE FROM faults WHERE id = ?1", [id])?;
+                tx.execute("DELETE FROM tasks WHERE id = ?1", [task.as_str()])?;
+                Ok((device, task))
+            },
+            |cache, (device, task)| cache.unqueue(device, task),
+        )
+        .map(drop)
     }
 
     fn put_file(&self, file: &FileMeta) -> Result<()> {
         let size = i64::try_from(file.size)
             .map_err(|_| conflict("file", &file.name, "size does not fit SQLite's INTEGER"))?;
-        self.write(|tx| {
+        self.write_sql(|tx| {
             tx.execute(
                 &format!(
                     "INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -812,7 +822,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_file(&self, name: &str) -> Result<()> {
-        self.write(|tx| {
+        self.write_sql(|tx| {
             if tx.execute("DELETE FROM files WHERE name = ?1", [name])? == 0 {
                 return Err(not_found("file", name));
             }

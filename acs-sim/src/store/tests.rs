@@ -10,6 +10,8 @@ use tempfile::TempDir;
 
 use super::*;
 
+mod write_behind;
+
 /// A backend under test and whatever must live as long as it (the temporary directory).
 struct Fixture {
     store: Box<dyn Store>,
@@ -886,5 +888,37 @@ proptest::proptest! {
             proptest::prop_assert_eq!(a.apply(op), b.apply(op), "{:?}", op);
         }
         proptest::prop_assert_eq!(a.snapshot(), b.snapshot());
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(16))]
+
+    /// The SQLite store's memory holds what it commits: reopening the file (after a requeue,
+    /// which opening does too) gives the same state, tasks queued included.
+    #[test]
+    fn sqlite_reopens_to_the_same_state(ops in proptest::collection::vec(op_strategy(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acs.sqlite");
+        let (before, tasks) = {
+            let store = SqliteStore::open(&path).unwrap();
+            let mut driven = Driven { store: &store, tasks: Vec::new() };
+            for op in ops.iter().chain([&Op::Requeue]) {
+                driven.apply(op);
+            }
+            (driven.snapshot(), driven.tasks)
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        let reopened = Driven { store: &store, tasks };
+        proptest::prop_assert_eq!(before, reopened.snapshot());
+        for device in 0..3 {
+            let id = Driven::device(device);
+            let expected = store
+                .tasks(&TaskFilter::default().device(id.clone()).status(TaskStatus::Queued))
+                .unwrap()
+                .into_iter()
+                .next();
+            proptest::prop_assert_eq!(store.next_task(&id).unwrap(), expected);
+        }
     }
 }
