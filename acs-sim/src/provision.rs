@@ -2,8 +2,8 @@
 //! (the ACS's own Connection Request credentials, the scenario, then the device's queued
 //! tasks) and finishes the session when none is left.
 //!
-//! [`Provisioner::drive`] is synchronous: it talks to the store. The server calls it on a
-//! blocking thread after each POST has gone into the [`Session`].
+//! [`Provisioner::drive`] is synchronous: it talks to the store. The server calls it after each
+//! POST has gone into the [`Session`], on a blocking thread when the store's calls may block.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::sessions::{Answer, Sessions};
-use super::{COOKIE_NAME, Shared, now, run_blocking};
+use super::{COOKIE_NAME, Shared, now, run_sync};
 use crate::session::Reply;
 
 /// A cookie value longer than this is not one of ours.
@@ -115,7 +115,7 @@ impl Connection {
                 if let Some(slot) = found {
                     let sessions = Arc::clone(sessions);
                     let now = now();
-                    run_blocking(move || sessions.end(&slot, now)).await;
+                    run_sync(self.shared.blocking, move || sessions.end(&slot, now)).await;
                 }
                 self.bind(None);
                 // The rest of the body is unread: the connection cannot carry another request.
@@ -152,7 +152,10 @@ impl Connection {
         let authenticated = self.authenticated.load(Ordering::Relaxed);
         let sessions = Arc::clone(sessions);
         let now = now();
-        let answered = run_blocking(move || sessions.post(found, &body, authenticated, now)).await;
+        let answered = run_sync(self.shared.blocking, move || {
+            sessions.post(found, &body, authenticated, now)
+        })
+        .await;
         match answered {
             Some(Ok(answer)) => self.answer(answer),
             Some(Err(full)) => {

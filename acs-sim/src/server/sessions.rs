@@ -1,7 +1,8 @@
 //! The table of open CWMP sessions, keyed by cookie, and what one POST does to a session.
 //!
 //! Everything here is synchronous: the provisioner talks to the store, so the HTTP layer calls
-//! in from the blocking pool. Locks: the table's, then (with `try_lock` only) a session's; or
+//! in from the blocking pool when the store's calls (or transcript writes) may block, else in
+//! place. Locks: the table's, then (with `try_lock` only) a session's; or
 //! a session's, then the table's. The reaper never waits for a session, so neither order can
 //! deadlock.
 
