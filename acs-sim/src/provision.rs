@@ -2,8 +2,8 @@
 //! (the ACS's own Connection Request credentials, the scenario, then the device's queued
 //! tasks) and finishes the session when none is left.
 //!
-//! [`Provisioner::drive`] is synchronous: it talks to the store. The server calls it on a
-//! blocking thread after each POST has gone into the [`Session`].
+//! [`Provisioner::drive`] is synchronous: it talks to the store. The server calls it after each
+//! POST has gone into the [`Session`], on a blocking thread when the store's calls may block.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -92,8 +92,8 @@ pub struct Provisioner {
     device: Option<DeviceId>,
     /// The device's data model root, once known.
     root: &'static str,
-    /// Whether the device takes partial paths in GetParameterValues.
-    partial_paths: bool,
+    /// Whether the device takes partial paths in GetParameterValues, once its record was read.
+    partial_paths: Option<bool>,
     /// Scenario jobs still to run.
     pending: Vec<Box<dyn Job>>,
     running: Option<Running>,
@@ -108,7 +108,7 @@ impl Provisioner {
             acs,
             device: None,
             root: "Device.",
-            partial_paths: false,
+            partial_paths: None,
             pending: Vec::new(),
             running: None,
             done: false,
@@ -149,12 +149,8 @@ impl Provisioner {
     fn informed(&mut self, informed: &Informed) {
         let summary =
             InformSummary::from_inform(&informed.inform, informed.version.as_str(), unix_now());
-        let store = &self.acs.store;
-        let registered = store
-            .record_inform(&summary)
-            .and_then(|id| Ok((store.device(&id)?, id)));
-        let (device, id) = match registered {
-            Ok(found) => found,
+        let id = match self.acs.store.record_inform(&summary) {
+            Ok(id) => id,
             Err(error) => {
                 tracing::error!(%error, "cannot register the Inform; the session ends without provisioning");
                 self.done = true;
@@ -162,26 +158,60 @@ impl Provisioner {
             }
         };
         tracing::info!(device = %id, events = ?summary.events, "inform");
-        let context = DeviceContext {
-            id: &id,
-            informed,
-            device: &device,
-            root: model_root(informed),
-            config: &self.acs.config,
-        };
-        self.partial_paths = context.partial_paths();
-        let mut jobs = self.acs.scenario.jobs(&context);
-        if self.acs.config.connreq.provision && device.credentials.is_none() {
-            jobs.insert(0, Box::new(provision_credentials(context.root)));
+        let root = model_root(informed);
+        // The device's record is read only when something looks at it: the scenario's rules
+        // or the credentials to provision. Queued tasks read it when the first one is taken.
+        let config = &self.acs.config;
+        if !self.acs.scenario.is_empty() || config.connreq.provision {
+            let device = match self.acs.store.device(&id) {
+                Ok(device) => device,
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the device; the session ends without provisioning");
+                    self.done = true;
+                    return;
+                }
+            };
+            let context = DeviceContext {
+                id: &id,
+                informed,
+                device: &device,
+                root,
+                config,
+            };
+            self.partial_paths = Some(context.partial_paths());
+            let mut jobs = self.acs.scenario.jobs(&context);
+            if config.connreq.provision && device.credentials.is_none() {
+                jobs.insert(0, Box::new(provision_credentials(root)));
+            }
+            jobs.reverse();
+            self.pending = jobs;
         }
-        jobs.reverse();
-        self.pending = jobs;
         self.acs.publish(AcsEvent::Informed {
             device: id.clone(),
             events: summary.events,
         });
-        self.root = model_root(informed);
+        self.root = root;
         self.device = Some(id);
+    }
+
+    /// Whether the device takes partial paths in GetParameterValues
+    /// ([`DeviceContext::partial_paths`]), read from its record once per session. A record that
+    /// cannot be read counts as no: partial paths are then expanded, which every CPE accepts.
+    fn partial_paths(&mut self, device: &DeviceId) -> bool {
+        if let Some(known) = self.partial_paths {
+            return known;
+        }
+        let config = &self.acs.config;
+        let known = config.partial_path_gpv
+            || match self.acs.store.device(device) {
+                Ok(record) => record.tags.contains(PARTIAL_PATH_TAG),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the device's tags; expanding partial paths");
+                    false
+                }
+            };
+        self.partial_paths = Some(known);
+        known
     }
 
     fn cpe_request(&mut self, request: &Body) {
@@ -282,7 +312,8 @@ impl Provisioner {
                     return None;
                 }
             };
-            match job::task::build(&task, &self.acs, self.root, self.partial_paths) {
+            let partial_paths = self.partial_paths(&device);
+            match job::task::build(&task, &self.acs, self.root, partial_paths) {
                 Ok(job) => {
                     return Some(Running {
                         job,
@@ -396,5 +427,83 @@ pub fn random_credentials() -> Credentials {
     Credentials {
         username: word(),
         password: word(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use schemas::Envelope;
+    use schemas::rpc::types::{DeviceIdStruct, EventStruct};
+    use schemas::rpc::{EventCode, Inform};
+    use schemas::soap::CwmpNamespace;
+
+    use super::{PARTIAL_PATH_TAG, Provisioner};
+    use crate::acs::{Acs, AcsConfig};
+    use crate::files::FileStore;
+    use crate::scenario::Scenario;
+    use crate::session::{Reply, Session};
+    use crate::store::{InformSummary, MemoryStore, NewTask, Store, TaskName};
+
+    /// The element name of the first request the ACS sends for a queued refreshObject of a
+    /// partial path, on a device that carries the partial-path tag or not. No scenario and no
+    /// credentials to provision: the device's record is read only for the task.
+    fn first_request_for_a_partial_path(tagged: bool) -> &'static str {
+        let inform = Inform {
+            device_id: DeviceIdStruct {
+                manufacturer: "Example".into(),
+                oui: "00D09E".into(),
+                product_class: "HGW".into(),
+                serial_number: "SN-1".into(),
+            },
+            event: vec![EventStruct::new(EventCode::Periodic)],
+            max_envelopes: 1,
+            ..Inform::default()
+        };
+        let store = Arc::new(MemoryStore::new());
+        let id = store
+            .record_inform(&InformSummary::from_inform(&inform, "1.4", 0))
+            .unwrap();
+        if tagged {
+            store.add_tag(&id, PARTIAL_PATH_TAG).unwrap();
+        }
+        store
+            .add_task(&NewTask {
+                device: id,
+                name: TaskName::RefreshObject,
+                arguments: serde_json::json!({ "objectName": "Device.DeviceInfo." }),
+                timestamp: 0,
+            })
+            .unwrap();
+        let mut config = AcsConfig::default();
+        config.connreq.provision = false;
+        let files = tempfile::tempdir().unwrap();
+        let acs = Acs::new(
+            store,
+            config.clone(),
+            Scenario::default(),
+            FileStore::new(files.path()).unwrap(),
+        );
+        let now = Instant::now();
+        let mut session = Session::new(config.session, now);
+        let mut provisioner = Provisioner::new(acs);
+        session.handle_request(&Envelope::new(CwmpNamespace::V1_2, inform).write(), now);
+        provisioner.drive(&mut session, now);
+        assert!(matches!(session.poll_transmit(), Some(Reply::Envelope(_))));
+        session.handle_request(b"", now);
+        provisioner.drive(&mut session, now);
+        let Some(Reply::Envelope(request)) = session.poll_transmit() else {
+            panic!("the task's request");
+        };
+        schemas::testing::validate_envelopes(std::slice::from_ref(&request));
+        Envelope::parse(&request).unwrap().body.name()
+    }
+
+    #[test]
+    fn a_queued_task_expands_partial_paths_unless_the_device_is_tagged() {
+        assert_eq!(first_request_for_a_partial_path(false), "GetParameterNames");
+        assert_eq!(first_request_for_a_partial_path(true), "GetParameterValues");
     }
 }

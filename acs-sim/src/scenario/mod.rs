@@ -163,6 +163,11 @@ impl Scenario {
         Self::from_toml_with(&text, vars)
     }
 
+    /// Whether the scenario has no rule: no Inform gets any job from it.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
     /// The jobs to run in this session, in order, before queued tasks: for each matching
     /// rule in file order its discovery and its SetParameterValues, then the re-pointing of
     /// the last matching rule with an `acs_url`.

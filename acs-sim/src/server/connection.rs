@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::sessions::{Answer, Sessions};
-use super::{COOKIE_NAME, Shared, now, run_blocking};
+use super::{COOKIE_NAME, Shared, now, run_sync};
 use crate::session::Reply;
 
 /// A cookie value longer than this is not one of ours.
@@ -31,7 +31,7 @@ pub(super) struct Connection {
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
     /// The session this connection runs, for CPEs that send no cookie.
-    session: Mutex<Option<String>>,
+    session: Mutex<Option<Arc<str>>>,
     /// The CPE proved its credentials on this connection (§3.4.4).
     authenticated: AtomicBool,
 }
@@ -104,18 +104,16 @@ impl Connection {
             return response;
         }
         let sessions = &self.shared.sessions;
-        let cookie = session_cookie(request.headers()).map(str::to_owned);
-        let bound = self.bound();
-        let found = sessions.find(cookie.as_deref(), bound.as_deref());
-
         let (parts, body) = request.into_parts();
+        let bound = self.bound();
+        let found = sessions.find(session_cookie(&parts.headers), bound.as_deref());
         let body = match self.read_body(body).await {
             Ok(body) => body,
             Err(mut response) => {
                 if let Some(slot) = found {
                     let sessions = Arc::clone(sessions);
                     let now = now();
-                    run_blocking(move || sessions.end(&slot, now)).await;
+                    run_sync(self.shared.blocking, move || sessions.end(&slot, now)).await;
                 }
                 self.bind(None);
                 // The rest of the body is unread: the connection cannot carry another request.
@@ -152,7 +150,10 @@ impl Connection {
         let authenticated = self.authenticated.load(Ordering::Relaxed);
         let sessions = Arc::clone(sessions);
         let now = now();
-        let answered = run_blocking(move || sessions.post(found, &body, authenticated, now)).await;
+        let answered = run_sync(self.shared.blocking, move || {
+            sessions.post(found, &body, authenticated, now)
+        })
+        .await;
         match answered {
             Some(Ok(answer)) => self.answer(answer),
             Some(Err(full)) => {
@@ -212,7 +213,7 @@ impl Connection {
         };
         if opened
             && let Some(key) = &open
-            && let Ok(cookie) = HeaderValue::try_from(format!("{COOKIE_NAME}={key}; Path=/"))
+            && let Some(cookie) = set_cookie(key)
         {
             response.headers_mut().insert(header::SET_COOKIE, cookie);
         }
@@ -220,14 +221,14 @@ impl Connection {
         response
     }
 
-    fn bound(&self) -> Option<String> {
+    fn bound(&self) -> Option<Arc<str>> {
         self.session
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn bind(&self, session: Option<String>) {
+    fn bind(&self, session: Option<Arc<str>>) {
         *self.session.lock().unwrap_or_else(PoisonError::into_inner) = session;
     }
 }
@@ -243,6 +244,18 @@ fn session_cookie(headers: &http::HeaderMap) -> Option<&str> {
         .find(|(name, _)| *name == COOKIE_NAME)
         .map(|(_, value)| value.trim_matches('"'))
         .filter(|value| value.len() <= MAX_COOKIE_VALUE)
+}
+
+/// The `Set-Cookie` value that hands the CPE its session: `session=<key>; Path=/`, written
+/// into one buffer of the right size (this runs for every session).
+fn set_cookie(key: &str) -> Option<HeaderValue> {
+    const PATH: &str = "; Path=/";
+    let mut value = String::with_capacity(COOKIE_NAME.len() + 1 + key.len() + PATH.len());
+    value.push_str(COOKIE_NAME);
+    value.push('=');
+    value.push_str(key);
+    value.push_str(PATH);
+    HeaderValue::try_from(value).ok()
 }
 
 /// A plain-text answer saying why.
@@ -266,6 +279,12 @@ mod tests {
             headers.append(header::COOKIE, HeaderValue::from_str(value).unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn set_cookie_names_the_session_for_every_path() {
+        let value = set_cookie("0a1b").unwrap();
+        assert_eq!(value.to_str().unwrap(), "session=0a1b; Path=/");
     }
 
     #[test]

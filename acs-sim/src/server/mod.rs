@@ -12,8 +12,9 @@
 //! 4. The session is found by its cookie (§3.4.1: the CPE returns the ACS's cookies within the
 //!    session), else by the connection it runs on (CPEs that keep no cookies). An Inform always
 //!    opens a fresh session.
-//! 5. On a blocking thread (the provisioner talks to the store): the session reads the body,
-//!    the provisioner queues the ACS's requests, and the answer is `200` with the next envelope
+//! 5. On a blocking thread when the work may wait on I/O (the provisioner talks to the store,
+//!    transcripts are written), else in place: the session reads the body, the provisioner queues the ACS's
+//!    requests, and the answer is `200` with the next envelope
 //!    or `204 No Content`, which ends the session (§3.4.6).
 //!
 //! Sessions silent past their timeout (§3.7.1.5 / `SessionTimeout`) are failed by a reaper, so
@@ -100,6 +101,9 @@ struct Shared {
     sessions: Arc<Sessions>,
     auth: Authenticator,
     http: http1::Builder,
+    /// Session work may wait on I/O (the store's calls block, or transcripts are written), so
+    /// it runs on the blocking pool.
+    blocking: bool,
     /// How many [`Endpoint::serve`] calls are running.
     serving: AtomicUsize,
 }
@@ -115,6 +119,7 @@ impl Endpoint {
         Self {
             shared: Arc::new(Shared {
                 sessions: Arc::new(Sessions::new(Arc::clone(&acs), limits.max_sessions)),
+                blocking: acs.store.blocks() || acs.config.transcripts.is_some(),
                 auth: Authenticator::new(&acs.config.auth),
                 acs,
                 limits,
@@ -139,6 +144,7 @@ impl Endpoint {
         let shared = &self.shared;
         shared.serving.fetch_add(1, Ordering::SeqCst);
         let reaper = tokio::spawn(reap_loop(
+            shared.blocking,
             Arc::clone(&shared.sessions),
             shared.limits.reap_interval,
         ));
@@ -160,7 +166,7 @@ impl Endpoint {
         reaper.abort();
         if shared.serving.fetch_sub(1, Ordering::SeqCst) == 1 {
             let sessions = Arc::clone(&shared.sessions);
-            let ended = run_blocking(move || sessions.end_all(Instant::now())).await;
+            let ended = run_sync(shared.blocking, move || sessions.end_all(Instant::now())).await;
             tracing::info!(%local, ended = ended.unwrap_or(0), "CWMP endpoint stopped");
         } else {
             tracing::info!(%local, "CWMP listener stopped");
@@ -192,14 +198,14 @@ impl std::fmt::Debug for Endpoint {
 }
 
 /// Fails sessions past their timeout, every `every`.
-async fn reap_loop(sessions: Arc<Sessions>, every: Duration) {
+async fn reap_loop(blocking: bool, sessions: Arc<Sessions>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let now = now();
         let sessions = Arc::clone(&sessions);
-        if let Some(reaped) = run_blocking(move || sessions.reap(now)).await
+        if let Some(reaped) = run_sync(blocking, move || sessions.reap(now)).await
             && reaped > 0
         {
             tracing::info!(reaped, "sessions timed out");
@@ -212,12 +218,28 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Runs store-bound work on the blocking pool; `None` (logged) if it panicked.
-async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    match tokio::task::spawn_blocking(work).await {
+/// Runs session work (the provisioner's store calls, transcript writes): on the blocking pool
+/// when it may wait on I/O, else in place on the async worker, which spares every POST a hop
+/// to another thread and back. `None` (logged) if it panicked.
+async fn run_sync<T: Send + 'static>(
+    blocking: bool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    if blocking {
+        return match tokio::task::spawn_blocking(work).await {
+            Ok(value) => Some(value),
+            Err(error) => {
+                tracing::error!(%error, "session work failed");
+                None
+            }
+        };
+    }
+    // The work leaves the session table and each session consistent between its calls (see
+    // `sessions`), so what a panic interrupted stays usable, as on the blocking pool.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
         Ok(value) => Some(value),
-        Err(error) => {
-            tracing::error!(%error, "session work failed");
+        Err(_) => {
+            tracing::error!("session work panicked");
             None
         }
     }

@@ -1,7 +1,8 @@
 //! The table of open CWMP sessions, keyed by cookie, and what one POST does to a session.
 //!
 //! Everything here is synchronous: the provisioner talks to the store, so the HTTP layer calls
-//! in from the blocking pool. Locks: the table's, then (with `try_lock` only) a session's; or
+//! in from the blocking pool when the store's calls (or transcript writes) may block, else in
+//! place. Locks: the table's, then (with `try_lock` only) a session's; or
 //! a session's, then the table's. The reaper never waits for a session, so neither order can
 //! deadlock.
 
@@ -21,7 +22,7 @@ use crate::session::{Reply, Session};
 /// The open sessions.
 pub(super) struct Sessions {
     acs: Arc<Acs>,
-    table: Mutex<HashMap<String, Arc<Slot>>>,
+    table: Mutex<HashMap<Arc<str>, Arc<Slot>>>,
     max: usize,
     /// Numbers sessions: their `cwmp:ID` seed, log field and transcript directory.
     seq: AtomicU64,
@@ -30,7 +31,7 @@ pub(super) struct Sessions {
 
 /// One open session.
 pub(super) struct Slot {
-    key: String,
+    key: Arc<str>,
     /// The CPE authenticated on a connection of this session (§3.4.4): its cookie suffices.
     authenticated: AtomicBool,
     live: Mutex<Live>,
@@ -48,7 +49,7 @@ pub(super) struct Answer {
     /// What to send.
     pub(super) reply: Reply,
     /// The session the POST went to, if it is still open: the connection now runs it.
-    pub(super) open: Option<String>,
+    pub(super) open: Option<Arc<str>>,
     /// The POST opened this session: send its cookie.
     pub(super) opened: bool,
 }
@@ -114,7 +115,7 @@ impl Sessions {
         }
         Ok(Answer {
             reply,
-            open: (!closed).then(|| slot.key.clone()),
+            open: (!closed).then(|| Arc::clone(&slot.key)),
             opened: opened && !closed,
         })
     }
@@ -184,14 +185,14 @@ impl Sessions {
         if table.len() >= self.max {
             return Err(Full(self.max));
         }
-        let key = loop {
+        let key: Arc<str> = loop {
             let key = self.random_key();
-            if !table.contains_key(&key) {
-                break key;
+            if !table.contains_key(key.as_str()) {
+                break key.into();
             }
         };
         let slot = Arc::new(Slot {
-            key: key.clone(),
+            key: Arc::clone(&key),
             authenticated: AtomicBool::new(false),
             live: Mutex::new(live),
         });
@@ -229,10 +230,10 @@ impl Sessions {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .fill_bytes(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&bytes)
     }
 
-    fn table(&self) -> MutexGuard<'_, HashMap<String, Arc<Slot>>> {
+    fn table(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Slot>>> {
         // Every update of the table is one call: a panicked holder left it consistent.
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -301,10 +302,32 @@ impl Live {
     }
 }
 
+/// `bytes` in lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    text
+}
+
 /// Whether `body` is an Inform. Only POSTs that arrive in an open session are checked, and
 /// only those whose bytes name an Inform at all are read in full.
 fn is_inform(body: &[u8]) -> bool {
     const NAME: &[u8] = b"Inform";
     body.windows(NAME.len()).any(|w| w == NAME)
         && Envelope::parse(body).is_ok_and(|e| matches!(e.body, Body::Inform(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex;
+
+    #[test]
+    fn hex_writes_each_byte_as_two_lowercase_digits() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+    }
 }

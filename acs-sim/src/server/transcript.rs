@@ -4,7 +4,7 @@
 //! `03-cpe-empty-POST.txt`, `NN-acs-204-NoContent.txt`). Each file holds the HTTP body.
 //!
 //! The device is known only once the Inform is registered, so the first exchange is held back
-//! until then. Writes run on the session's blocking thread; a failed write is logged once and
+//! until then. Writes run with the session's work, on the blocking pool; a failed write is logged once and
 //! ends the recording, never the session.
 
 use std::path::PathBuf;

@@ -50,6 +50,7 @@
 //! A closed session answers any further POST with 204 and emits nothing.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use schemas::rpc::{
@@ -84,8 +85,9 @@ pub struct SessionConfig {
     pub max_version: CwmpVersion,
     /// The session timeout when the CPE sends no `SessionTimeout` header (CWMP 1.3).
     pub timeout: Duration,
-    /// The method list answered to the CPE's GetRPCMethods (A.3.1.1).
-    pub rpc_methods: Vec<String>,
+    /// The method list answered to the CPE's GetRPCMethods (A.3.1.1); shared, so a session's
+    /// copy of the configuration costs no allocation.
+    pub rpc_methods: Arc<[String]>,
     /// Makes this session's `cwmp:ID`s unique (e.g. a counter or random number).
     pub id_seed: u64,
 }
@@ -487,7 +489,7 @@ impl Session {
                 AutonomousDUStateChangeCompleteResponse {}.into()
             }
             Body::GetRPCMethods(_) => GetRPCMethodsResponse {
-                method_list: self.config.rpc_methods.clone(),
+                method_list: self.config.rpc_methods.to_vec(),
             }
             .into(),
             Body::Kicked(kicked) => KickedResponse {
