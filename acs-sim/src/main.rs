@@ -17,6 +17,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
+/// mimalloc: thread-local heaps, where glibc's malloc contends on its arena locks when two
+/// workers allocate and free each other's request buffers (BENCHMARKS.md, "acs-sim: CWMP
+/// sessions").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An ACS for labs and test rigs: speaks CWMP to many CPEs, takes GenieACS-style tasks over
 /// REST, serves files, and runs the zero-touch lab.
 #[derive(Debug, Parser)]

@@ -29,6 +29,10 @@
 //! `--only throughput,memory,store` (all), `--servers bare,sqlite,memory` (all three, in this order;
 //! the share of the ceiling needs `bare`).
 
+/// The allocator `acs-sim` ships with (`src/main.rs`), for the servers and the CPEs alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cpe;
 mod memory;
 mod servers;

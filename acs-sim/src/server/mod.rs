@@ -119,7 +119,12 @@ impl Endpoint {
         Self {
             shared: Arc::new(Shared {
                 sessions: Arc::new(Sessions::new(Arc::clone(&acs), limits.max_sessions)),
-                blocking: acs.store.blocks() || acs.config.transcripts.is_some(),
+                // The Inform path decides: a store whose Informs are in-memory steps (both
+                // backends) runs sessions in place. SQLite's task calls then commit on the
+                // worker: short, since WAL commits do not fsync (checkpoints run on the store's
+                // writer thread). Transcript files are written during the step, so they keep
+                // the blocking pool.
+                blocking: acs.store.inform_path_blocks() || acs.config.transcripts.is_some(),
                 auth: Authenticator::new(&acs.config.auth),
                 acs,
                 limits,

@@ -90,14 +90,20 @@ impl Cache {
 
     /// Applies a write and queues it. An Inform creates its device; any other write is for an
     /// existing device: `NotFound` if there is no such device (nothing is queued then).
-    pub(super) fn write(&mut self, write: Write) -> Result<()> {
+    pub(super) fn write(&mut self, mut write: Write) -> Result<()> {
+        if let Write::Inform(inform) = &mut write {
+            let changed = self
+                .devices
+                .entry(inform.device_id())
+                .or_insert_with(|| Device::from_inform(inform))
+                .apply_inform(inform);
+            // Only what changed goes to the file: a periodic Inform that repeats its values
+            // writes the device row alone.
+            let mut changed = changed.into_iter();
+            inform.parameters.retain(|_| changed.next().unwrap_or(true));
+        }
         match &write {
-            Write::Inform(inform) => {
-                self.devices
-                    .entry(inform.device_id())
-                    .or_insert_with(|| Device::from_inform(inform))
-                    .apply_inform(inform);
-            }
+            Write::Inform(_) => {}
             Write::Parameters { id, values, now } => {
                 self.device_mut(id)?.merge_parameters(values, *now);
             }

@@ -240,7 +240,9 @@ pub struct ParameterRecord {
     pub value: String,
     /// Its xsd type name.
     pub xsd_type: String,
-    /// When it was seen (unix seconds).
+    /// When it was read (GetParameterValues), set, or seen changed in an Inform (unix
+    /// seconds). An Inform that repeats the value leaves it: the device's `last_inform` says
+    /// when the device last reported, and a periodic Inform then costs no parameter write.
     pub timestamp: i64,
 }
 
@@ -302,15 +304,28 @@ impl Device {
     }
 
     /// Applies an Inform to the record: replaces the last events, Inform time, manufacturer,
-    /// CWMP version and ConnectionRequestURL, merges the parameters.
-    fn apply_inform(&mut self, inform: &InformSummary) {
+    /// CWMP version and ConnectionRequestURL, and merges the parameters whose value or type
+    /// changed (or that are new). Returns whether each of the Inform's parameters changed.
+    fn apply_inform(&mut self, inform: &InformSummary) -> Vec<bool> {
         self.manufacturer.clone_from(&inform.manufacturer);
         self.last_inform = inform.now;
         self.last_events.clone_from(&inform.events);
         self.cwmp_version.clone_from(&inform.cwmp_version);
         self.connection_request_url
             .clone_from(&inform.connection_request_url);
-        self.merge_parameters(&inform.parameters, inform.now);
+        inform
+            .parameters
+            .iter()
+            .map(|value| {
+                let unchanged = self.parameters.get(&value.name).is_some_and(|record| {
+                    record.value == value.value && record.xsd_type == value.xsd_type
+                });
+                if !unchanged {
+                    self.merge_parameters(std::slice::from_ref(value), inform.now);
+                }
+                !unchanged
+            })
+            .collect()
     }
 
     /// Merges parameter values seen at `now` into the record.

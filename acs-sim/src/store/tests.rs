@@ -440,6 +440,33 @@ fn concurrent_claims(store: &dyn Store) {
     assert_eq!(store.completed_tasks(None).unwrap().len(), 50);
 }
 
+fn repeated_inform_values_keep_their_timestamp(store: &dyn Store) {
+    let id = store.record_inform(&inform("T", 10)).unwrap();
+    let mut later = inform("T", 20);
+    later
+        .parameters
+        .push(value("Device.DeviceInfo.UpTime", "5"));
+    store.record_inform(&later).unwrap();
+    let mut changed = inform("T", 30);
+    changed.parameters[0].value = "2.0".to_owned();
+    store.record_inform(&changed).unwrap();
+    let stamps = |store: &dyn Store| {
+        let device = store.device(&id).unwrap();
+        let stamp = |name: &str| device.parameters[name].timestamp;
+        (
+            device.last_inform,
+            stamp("Device.DeviceInfo.SoftwareVersion"),
+            stamp("Device.DeviceInfo.UpTime"),
+        )
+    };
+    // The repeated UpTime keeps 20; the changed SoftwareVersion takes 30; the device says 30.
+    assert_eq!(stamps(store), (30, 30, 20));
+    store
+        .set_parameters(&id, &[value("Device.DeviceInfo.UpTime", "5")], 40)
+        .unwrap();
+    assert_eq!(stamps(store), (30, 30, 40), "a read or set always stamps");
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod memory_backend {
@@ -458,6 +485,7 @@ suite!(
     requeue_and_delete_device,
     files,
     concurrent_claims,
+    repeated_inform_values_keep_their_timestamp,
 );
 
 #[test]
