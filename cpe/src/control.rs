@@ -42,6 +42,12 @@ pub enum Request {
         /// `(name, value)` pairs, values as text.
         values: Vec<(String, String)>,
     },
+    /// What a DHCP lease said about the ACS (`cpe dhcp hook`, TR-069 §3.1), to apply under
+    /// the precedence rules of [`crate::ztp`].
+    Dhcp {
+        /// The decoded and checked option 43.
+        intake: crate::ztp::Intake,
+    },
 }
 
 /// What the agent answers.
@@ -57,6 +63,11 @@ pub enum Response {
     },
     /// Done.
     Done,
+    /// A DHCP intake was applied; what changed and what held.
+    Dhcp {
+        /// One line per value: changed, or kept and why.
+        summary: String,
+    },
     /// The request was refused; the message says why.
     Error {
         /// What went wrong.
@@ -73,6 +84,11 @@ pub struct Status {
     pub acs_url: Option<String>,
     /// Where it came from (`config`, `dhcp`, `acs`, `cli`).
     pub acs_url_source: Option<String>,
+    /// Where each value DHCP may set came from, `(parameter, source)` with the sources of
+    /// [`crate::ztp::Source`]; cloud-management values the profile has no object for are
+    /// named `cloud.<field>`.
+    #[serde(default)]
+    pub sources: Vec<(String, String)>,
     /// When the last session ended (RFC 3339) and how (`ok` or the failure).
     pub last_session: Option<(String, String)>,
     /// When the next session is due (RFC 3339), if one is scheduled.

@@ -16,3 +16,4 @@ pub mod rpc;
 pub mod session;
 pub mod transfer;
 pub mod transport;
+pub mod ztp;

@@ -39,6 +39,25 @@ enum Command {
         #[arg(required = true, value_parser = parse_assignment)]
         values: Vec<(String, String)>,
     },
+    /// DHCP discovery of the ACS (TR-069 §3.1) through the system's DHCP client.
+    Dhcp {
+        #[command(subcommand)]
+        command: DhcpCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DhcpCommand {
+    /// Run as the DHCP client's hook: read option 43 from busybox udhcpc (`$1`, `$opt43`) or
+    /// ISC dhclient (`$reason`, `$new_vendor_encapsulated_options`) and hand it to the agent
+    /// (saved for its next start if it is not running). A bad option is refused whole, with
+    /// a non-zero exit.
+    Hook {
+        #[command(flatten)]
+        state: StateDir,
+        /// udhcpc's event (`bound`, `renew`, `deconfig`, ...); dhclient gives it in `$reason`.
+        event: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +155,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 "  from:           {}",
                 status.acs_url_source.as_deref().unwrap_or("-")
             );
+            if !status.sources.is_empty() {
+                println!("Value sources:");
+                for (name, source) in &status.sources {
+                    println!("  {name:<54} {source}");
+                }
+            }
             match &status.last_session {
                 Some((at, outcome)) => println!("Last session:     {at} ({outcome})"),
                 None => println!("Last session:     (none)"),
@@ -170,7 +195,32 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             ask(&state.state_dir, Request::Set { values }).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dhcp {
+            command: DhcpCommand::Hook { state, event },
+        } => dhcp_hook(&state.state_dir, event.as_deref()).await,
     }
+}
+
+/// `cpe dhcp hook`: what the DHCP client's call says, to the agent.
+async fn dhcp_hook(state_dir: &std::path::Path, event: Option<&str>) -> anyhow::Result<ExitCode> {
+    use cpe::ztp::hook::{self, Delivery};
+    let call = hook::read_call(event, |name| std::env::var(name).ok())?;
+    if !call.lease {
+        println!("DHCP event {}: nothing to do", call.event);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(intake) = hook::decode(&call)? else {
+        println!("DHCP event {}: the lease carries no option 43", call.event);
+        return Ok(ExitCode::SUCCESS);
+    };
+    match hook::deliver(state_dir, &intake).await? {
+        Delivery::Applied(summary) => println!("{summary}"),
+        Delivery::Saved => println!(
+            "no agent running; saved for its next start in {}",
+            state_dir.join(hook::PENDING_FILE).display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Sends a request over the control socket; an error answer becomes an error.

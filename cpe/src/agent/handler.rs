@@ -50,6 +50,12 @@ impl super::driver::SessionHandler for Handler<'_> {
                 if sets_acs_credentials(&request) {
                     core.acs_set_credentials();
                 }
+                if let Body::SetParameterValues(r) = &request {
+                    core.set_sources(
+                        r.parameter_list.iter().map(|p| p.name.as_str()),
+                        crate::ztp::Source::Acs,
+                    );
+                }
                 core.save_model();
             }
             return response;
@@ -111,7 +117,10 @@ impl super::driver::SessionHandler for Handler<'_> {
             core.events.delivered();
             core.changed.clear();
             if std::mem::take(&mut core.bootstrap_in_flight) {
-                core.state.bootstrapped_url = core.state.acs_url.clone();
+                core.state.bootstrapped_url = core
+                    .session_url
+                    .clone()
+                    .or_else(|| core.state.acs_url.clone());
             }
             tracing::debug!(%version, "Inform accepted");
             // The agent's state first: a stop between the two saves then at worst repeats a

@@ -12,6 +12,10 @@
 //! start, which is where the session reads them (§3.4.4 authentication uses the model's
 //! `Username` / `Password`). Values the ACS sets itself win over them across restarts, until
 //! the configuration changes: an operator's new choice wins again.
+//!
+//! DHCP (option 43, TR-069 §3.1, PROTOCOL.md §2.2) reaches the agent through the control
+//! socket or, while it is stopped, a file in the state directory (`cpe dhcp hook`); the
+//! precedence between DHCP, the ACS, the CLI and the configuration is [`crate::ztp`]'s.
 
 pub mod driver;
 mod handler;
@@ -95,6 +99,8 @@ struct Core {
     in_session: bool,
     /// The Inform in flight carries `0 BOOTSTRAP`.
     bootstrap_in_flight: bool,
+    /// The URL of the session in progress (the URL in use may change during it).
+    session_url: Option<String>,
     /// Parameters whose change must be reported in the next Inform.
     changed: BTreeSet<String>,
     rng: StdRng,
@@ -163,6 +169,7 @@ impl Agent {
             factory_reset_after_session: false,
             in_session: false,
             bootstrap_in_flight: false,
+            session_url: None,
             changed: BTreeSet::new(),
             rng: seeded_rng(),
             connreq_credentials: Arc::new(Mutex::new(None)),
@@ -177,6 +184,21 @@ impl Agent {
         core.choose_acs_url(&config);
         core.choose_acs_credentials(&config);
         core.restarted(&config, now);
+        let pending_dhcp = config.state_dir.join(crate::ztp::hook::PENDING_FILE);
+        let had_pending_dhcp = match load::<crate::ztp::Intake>(&pending_dhcp) {
+            Some(intake) => {
+                match core.apply_dhcp(&intake) {
+                    Ok(summary) => {
+                        tracing::info!(summary, "applied the DHCP intake saved while stopped")
+                    }
+                    Err(e) => {
+                        tracing::error!(%e, "the DHCP intake saved while stopped was refused")
+                    }
+                }
+                true
+            }
+            None => false,
+        };
         if first_boot {
             tracing::info!("first start: 0 BOOTSTRAP");
         }
@@ -215,6 +237,9 @@ impl Agent {
             Origin::Local,
         );
         core.save_all();
+        if had_pending_dhcp && let Err(e) = std::fs::remove_file(&pending_dhcp) {
+            tracing::warn!(%e, "could not remove the applied DHCP intake");
+        }
         let core = Arc::new(Mutex::new(core));
         let executor = Executor::new(
             client.clone(),
@@ -377,13 +402,15 @@ impl Agent {
             let Some(url) = core.state.acs_url.clone() else {
                 return;
             };
-            let Ok(url) = url.parse::<AcsUrl>() else {
+            let Ok(parsed) = url.parse::<AcsUrl>() else {
                 // Not due again until something changes (a new URL, a timer, a request).
                 core.session_due = false;
                 tracing::error!(url, "the ACS URL is not usable; waiting for a new one");
                 return;
             };
             core.in_session = true;
+            core.session_url = Some(url);
+            let url = parsed;
             let credentials = core.acs_credentials();
             let config = core.session_config(&self.config);
             // Whatever made the session due, including changes found while building the
@@ -420,7 +447,10 @@ impl Core {
         if configured_changed {
             self.state.configured_url.clone_from(&config.acs_url);
         }
-        let keep_acs_set = self.state.acs_url_source == Some(UrlSource::Acs) && !configured_changed;
+        let keep_acs_set = matches!(
+            self.state.acs_url_source,
+            Some(UrlSource::Acs | UrlSource::Cli)
+        ) && !configured_changed;
         if !keep_acs_set && config.acs_url.is_some() {
             self.state.acs_url.clone_from(&config.acs_url);
             self.state.acs_url_source = Some(UrlSource::Config);
@@ -445,8 +475,10 @@ impl Core {
         if configured_changed {
             self.state.configured_credentials = fingerprint;
         }
-        let keep_acs_set = self.state.acs_credentials_source == Some(CredentialsSource::Acs)
-            && !configured_changed;
+        let keep_acs_set = matches!(
+            self.state.acs_credentials_source,
+            Some(CredentialsSource::Acs | CredentialsSource::Cli)
+        ) && !configured_changed;
         if keep_acs_set {
             return;
         }
@@ -479,6 +511,163 @@ impl Core {
         }
         self.state.acs_credentials_source = Some(CredentialsSource::Acs);
         save(&self.files.agent, &self.state);
+    }
+
+    /// Applies what a DHCP lease said (TR-069 §3.1) under [`crate::ztp`]'s precedence, all or
+    /// nothing; answers a summary of what changed and what held. The agent state is saved
+    /// before the model, so a stop in between cannot leave DHCP's values on disk marked as
+    /// another source's.
+    fn apply_dhcp(
+        &mut self,
+        intake: &crate::ztp::Intake,
+    ) -> Result<String, crate::ztp::IntakeError> {
+        use crate::ztp::{self, IntakeError, Source, UrlChange};
+        intake.check()?;
+        let cloud_object = self.cloud_object();
+        // A URL the ACS set in the session in progress is applied only once the session is
+        // over, but it already holds against DHCP.
+        let model_url = self.text_value("URL").filter(|u| !u.is_empty());
+        let url_source = if model_url.is_some() && model_url != self.state.acs_url {
+            Some(Source::Acs)
+        } else {
+            self.state.acs_url_source
+        };
+        let plan = ztp::plan(
+            intake,
+            ztp::Current {
+                url: self.state.acs_url.as_deref(),
+                url_source,
+                credentials_source: self.state.acs_credentials_source,
+                provenance: &self.state.ztp,
+                cloud_object: cloud_object.as_deref(),
+            },
+        );
+        if !plan.values.is_empty() {
+            let changes = plan.values.iter().map(|(n, v)| (n.as_str(), v));
+            if let Err(e) = self.model.set_values(changes, Origin::Local) {
+                let first = e.errors.first();
+                return Err(IntakeError::Value {
+                    parameter: first.map(|e| e.name().to_owned()).unwrap_or_default(),
+                    reason: e
+                        .errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+        }
+        ztp::record(&mut self.state.ztp, intake, &plan);
+        let mut summary = Vec::new();
+        if let UrlChange::Apply(url) = &plan.url {
+            tracing::info!(url, "DHCP gave a new ACS URL");
+            self.state.acs_url = Some(url.clone());
+            self.state.acs_url_source = Some(Source::Dhcp);
+        }
+        if plan.credentials {
+            self.state.acs_credentials_source = Some(Source::Dhcp);
+        }
+        for (name, value) in &plan.values {
+            let shown = if name == ztp::PASSWORD {
+                "(hidden)".into()
+            } else {
+                value.lexical()
+            };
+            summary.push(format!("{name} = {shown} (dhcp)"));
+        }
+        for (name, source) in &plan.kept {
+            tracing::info!(parameter = name, %source, "DHCP value ignored: a stronger source set it");
+            summary.push(format!("{name} kept: set by {source}"));
+        }
+        if let Some(cloud) = &plan.cloud
+            && cloud_object.is_none()
+        {
+            summary.push(format!("cloud-management server kept in the agent state (the profile has no cloud-management object): {cloud:?}"));
+        }
+        if summary.is_empty() {
+            summary.push("nothing changed".into());
+        }
+        save(&self.files.agent, &self.state);
+        self.bootstrap_if_new_url();
+        self.sync_from_model();
+        self.save_all();
+        Ok(summary.join("\n"))
+    }
+
+    /// The profile's cloud-management object (`Device.X_<vendor>_CloudManagement.`), if any.
+    fn cloud_object(&self) -> Option<String> {
+        let children = self.model.parameter_names("Device.", true).ok()?;
+        crate::ztp::cloud_object(children.iter().map(|(n, _)| n.as_str())).map(str::to_owned)
+    }
+
+    /// Records `source` for the tracked parameters among `names` (the URL and the credentials
+    /// have their own sources in the agent state).
+    fn set_sources<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a str>,
+        source: crate::ztp::Source,
+    ) {
+        let mut changed = false;
+        for name in names.into_iter().filter(|n| crate::ztp::is_tracked(n)) {
+            changed |= self.state.ztp.values.insert(name.to_owned(), source) != Some(source);
+        }
+        if changed {
+            save(&self.files.agent, &self.state);
+        }
+    }
+
+    /// Where each value DHCP may set came from, for `cpe status`.
+    fn sources(&self) -> Vec<(String, String)> {
+        use crate::ztp::{self, Source};
+        let shown = |source: Option<Source>, name: &str| {
+            source
+                .unwrap_or_else(|| match self.model.value(name) {
+                    Ok(v) if !v.lexical().is_empty() => Source::Profile,
+                    _ => Source::Default,
+                })
+                .as_str()
+                .to_owned()
+        };
+        let mut out = vec![
+            (
+                ztp::URL.to_owned(),
+                shown(self.state.acs_url_source, ztp::URL),
+            ),
+            (
+                ztp::USERNAME.to_owned(),
+                shown(self.state.acs_credentials_source, ztp::USERNAME),
+            ),
+        ];
+        let mut tracked = vec![
+            ztp::PROVISIONING_CODE.to_owned(),
+            ztp::RETRY_MIN_WAIT.to_owned(),
+            ztp::RETRY_MULTIPLIER.to_owned(),
+        ];
+        match self.cloud_object() {
+            Some(object) => {
+                tracked.extend(ztp::CLOUD_PARAMETERS.iter().map(|p| format!("{object}{p}")));
+            }
+            None => {
+                if let Some(cloud) = &self.state.ztp.cloud {
+                    for (field, set) in [
+                        ("domain", cloud.domain.is_some()),
+                        ("port", cloud.port.is_some()),
+                        ("keepalive", cloud.keepalive.is_some()),
+                        ("ping", cloud.ping.is_some()),
+                    ] {
+                        let source = if set { Source::Dhcp } else { Source::Default };
+                        out.push((format!("cloud.{field}"), source.as_str().to_owned()));
+                    }
+                }
+            }
+        }
+        for name in tracked {
+            if self.model.value(&name).is_ok() {
+                let source = shown(self.state.ztp.values.get(&name).copied(), &name);
+                out.push((name, source));
+            }
+        }
+        out
     }
 
     /// Starts the event queue over after a stop. With a host reboot command configured, only a
@@ -699,6 +888,8 @@ impl Core {
             self.state.acs_url = config.acs_url.clone();
             self.state.acs_url_source = config.acs_url.as_ref().map(|_| UrlSource::Config);
             self.state.bootstrapped_url = None;
+            // DHCP's next word applies again, even the URL it gave before.
+            self.state.ztp = crate::ztp::Provenance::default();
             self.choose_acs_url(config);
             // Back to the provisioned credentials, as the URL.
             self.state.acs_credentials_source = None;
@@ -718,6 +909,9 @@ impl Core {
                 run_hook("reboot", &config.commands.reboot);
             }
         }
+        // A URL that changed during the session (DHCP, the CLI) gets its 0 BOOTSTRAP now.
+        self.session_url = None;
+        self.bootstrap_if_new_url();
         self.sync_from_model();
         self.save_all();
     }
@@ -777,6 +971,7 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
             version: env!("CARGO_PKG_VERSION").to_owned(),
             acs_url: core.state.acs_url.clone(),
             acs_url_source: core.state.acs_url_source.map(|s| s.as_str().to_owned()),
+            sources: core.sources(),
             last_session: core.state.last_session.clone(),
             next_session: core
                 .events
@@ -813,6 +1008,17 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
             Response::Values { values }
         }
         Request::Set { values } => {
+            let url = format!("{MS}URL");
+            for (name, text) in &values {
+                if *name == url
+                    && !text.is_empty()
+                    && let Err(e) = text.parse::<AcsUrl>()
+                {
+                    return Response::Error {
+                        message: format!("{name}: not a usable ACS URL: {e}"),
+                    };
+                }
+            }
             for (name, text) in &values {
                 if let Err(e) =
                     core.model
@@ -823,11 +1029,40 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
                     };
                 }
             }
+            // A local choice: it holds against DHCP until a factory reset (crate::ztp).
+            if let Some((_, text)) = values.iter().rev().find(|(n, _)| *n == url)
+                && !text.is_empty()
+                && core.state.acs_url.as_ref() != Some(text)
+            {
+                tracing::info!(url = text, "the local CLI set a new ACS URL");
+                core.state.acs_url = Some(text.clone());
+                core.state.acs_url_source = Some(UrlSource::Cli);
+                core.bootstrap_if_new_url();
+            }
+            if values.iter().any(|(n, _)| {
+                n.strip_prefix(MS)
+                    .is_some_and(|n| n == "Username" || n == "Password")
+            }) {
+                core.state.acs_credentials_source = Some(CredentialsSource::Cli);
+            }
+            core.set_sources(
+                values.iter().map(|(n, _)| n.as_str()),
+                crate::ztp::Source::Cli,
+            );
             core.sync_from_model();
             core.save_all();
             wake.notify_one();
             Response::Done
         }
+        Request::Dhcp { intake } => match core.apply_dhcp(&intake) {
+            Ok(summary) => {
+                wake.notify_one();
+                Response::Dhcp { summary }
+            }
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        },
     }
 }
 

@@ -2,51 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where the ACS URL in use came from; the order of precedence is ACS > configuration/CLI >
-/// DHCP, and a changed configuration is a new operator choice that wins again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UrlSource {
-    /// The configuration file or a command-line flag.
-    Config,
-    /// DHCP option 43 / DHCPv6 option 17.
-    Dhcp,
-    /// The ACS, by SetParameterValues on `ManagementServer.URL`.
-    Acs,
-}
+/// Where the ACS URL in use came from: [`Source`](crate::ztp::Source), whose order of
+/// precedence is ACS > CLI > configuration > DHCP; a changed configuration is a new operator
+/// choice that wins again, and a factory reset forgets the ACS's and the CLI's choices.
+pub type UrlSource = crate::ztp::Source;
 
-impl UrlSource {
-    /// The source as `cpe status` prints it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Config => "config",
-            Self::Dhcp => "dhcp",
-            Self::Acs => "acs",
-        }
-    }
-}
-
-/// Where `ManagementServer.Username` / `Password` in use came from (TR-069 §3.4.4); the
-/// same precedence as the URL's ([`UrlSource`]): ACS > configuration, and a changed
-/// configuration is a new operator choice that wins again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CredentialsSource {
-    /// `[acs] username` / `password` of the configuration.
-    Config,
-    /// The ACS, by SetParameterValues on `ManagementServer.Username` or `Password`.
-    Acs,
-}
-
-impl CredentialsSource {
-    /// The source as logs print it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Config => "config",
-            Self::Acs => "acs",
-        }
-    }
-}
+/// Where `ManagementServer.Username` / `Password` in use came from (TR-069 §3.4.4), with the
+/// URL's precedence ([`UrlSource`]).
+pub type CredentialsSource = crate::ztp::Source;
 
 /// The agent's own persisted state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +43,9 @@ pub struct AgentState {
     /// restart.
     #[serde(default)]
     pub boot_id: Option<String>,
+    /// What DHCP said last and where the values it may change came from ([`crate::ztp`]).
+    #[serde(default)]
+    pub ztp: crate::ztp::Provenance,
     /// Transfer results not yet acknowledged by the ACS.
     #[serde(default)]
     pub pending_messages: Vec<super::transfers::PendingMessage>,
