@@ -35,11 +35,26 @@ fn the_url_table() {
         (None, None, A, UrlChange::Apply(A.into())),
         (Some(A), Some(Source::Dhcp), A, UrlChange::Unchanged),
         (Some(A), Some(Source::Dhcp), B, UrlChange::Apply(B.into())),
-        (Some(A), Some(Source::Profile), B, UrlChange::Apply(B.into())),
-        (Some(A), Some(Source::Default), B, UrlChange::Apply(B.into())),
+        (
+            Some(A),
+            Some(Source::Profile),
+            B,
+            UrlChange::Apply(B.into()),
+        ),
+        (
+            Some(A),
+            Some(Source::Default),
+            B,
+            UrlChange::Apply(B.into()),
+        ),
         (Some(A), Some(Source::Acs), B, UrlChange::Kept(Source::Acs)),
         (Some(A), Some(Source::Cli), B, UrlChange::Kept(Source::Cli)),
-        (Some(A), Some(Source::Config), B, UrlChange::Kept(Source::Config)),
+        (
+            Some(A),
+            Some(Source::Config),
+            B,
+            UrlChange::Kept(Source::Config),
+        ),
         (Some(A), Some(Source::Acs), A, UrlChange::Unchanged),
     ];
     for (url, source, dhcp, expected) in table {
@@ -94,9 +109,15 @@ fn h3c_credentials_follow_the_credentials_precedence() {
         );
         assert_eq!(plan.credentials, applied, "{source:?}");
         if applied {
-            assert!(plan.values.contains(&(USERNAME.into(), Value::String("1234".into()))));
+            assert!(
+                plan.values
+                    .contains(&(USERNAME.into(), Value::String("1234".into())))
+            );
             // A missing third token is an empty password.
-            assert!(plan.values.contains(&(PASSWORD.into(), Value::String(String::new()))));
+            assert!(
+                plan.values
+                    .contains(&(PASSWORD.into(), Value::String(String::new())))
+            );
         } else {
             assert_eq!(plan.kept, vec![(USERNAME.to_owned(), source.unwrap())]);
         }
@@ -174,7 +195,10 @@ fn without_a_cloud_object_the_cloud_server_is_only_remembered() {
     assert!(plan.values.is_empty());
     let mut after = Provenance::default();
     record(&mut after, &intake, &plan);
-    assert_eq!(after.cloud.unwrap().domain.as_deref(), Some("cloud.example"));
+    assert_eq!(
+        after.cloud.unwrap().domain.as_deref(),
+        Some("cloud.example")
+    );
 }
 
 #[test]
@@ -185,7 +209,10 @@ fn the_dhcp_url_is_remembered_even_when_it_is_beaten() {
     let mut after = Provenance::default();
     record(&mut after, &intake, &plan);
     assert_eq!(after.dhcp_url.as_deref(), Some(B));
-    assert!(after.values.is_empty(), "the URL's source is the agent state's");
+    assert!(
+        after.values.is_empty(),
+        "the URL's source is the agent state's"
+    );
 }
 
 #[test]
@@ -307,5 +334,8 @@ fn bad_option_43_names_the_option_and_the_reason() {
     // Sub-option 1 declares 0x27 bytes, two follow.
     let call = hook::read_call(Some("bound"), env(&[("opt43", "01276874")])).unwrap();
     let err = hook::decode(&call).unwrap_err().to_string();
-    assert!(err.contains("option 43") && err.contains("declares"), "{err}");
+    assert!(
+        err.contains("option 43") && err.contains("declares"),
+        "{err}"
+    );
 }

@@ -10,3 +10,4 @@ mod state_files;
 mod support;
 mod tls;
 mod transfers;
+mod ztp;
