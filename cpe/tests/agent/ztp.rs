@@ -416,3 +416,64 @@ async fn a_lease_while_stopped_is_applied_at_start_and_the_sources_survive_a_res
     // Only the boot Inform of the restart reached the second ACS; none went back to the first.
     assert_eq!(informs(&first).len(), 1);
 }
+
+/// Runs one of the shipped hook scripts with `sh`, the binary under test as `cpe`.
+fn run_script(script: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg(path)
+        .args(args)
+        .env("CPE_BIN", env!("CARGO_BIN_EXE_cpe"))
+        .env("CPE_STATE_DIR", dir)
+        .env_remove("reason");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+/// A script, its arguments and its environment.
+type ScriptCall<'a> = (&'a str, &'a [&'a str], Vec<(&'a str, &'a str)>);
+
+#[test]
+fn the_shipped_hook_scripts_hand_the_lease_on() {
+    let option = bbf("http://acs.example:7547/", Some("PC-S"));
+    let colon = hex::colon_separated(&hex::parse(&option).unwrap());
+    let cases: [ScriptCall<'_>; 2] = [
+        (
+            "udhcpc-hook.sh",
+            &["bound"],
+            vec![("opt43", option.as_str())],
+        ),
+        (
+            "dhclient-hook.sh",
+            &[],
+            vec![
+                ("reason", "RENEW"),
+                ("new_vendor_encapsulated_options", colon.as_str()),
+            ],
+        ),
+    ];
+    for (script, args, env) in cases {
+        let state = tempfile::tempdir().unwrap();
+        let out = run_script(script, state.path(), args, &env);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let saved: Option<cpe::ztp::Intake> =
+            cpe::persist::load(&state.path().join(hook::PENDING_FILE)).unwrap();
+        let saved = saved.unwrap_or_else(|| panic!("{script} saved nothing"));
+        assert_eq!(saved.url.as_deref(), Some("http://acs.example:7547/"));
+        assert_eq!(saved.provisioning_code.as_deref(), Some("PC-S"));
+    }
+    // Events without a lease pass through.
+    let state = tempfile::tempdir().unwrap();
+    let out = run_script("udhcpc-hook.sh", state.path(), &["deconfig"], &[]);
+    assert!(out.status.success());
+    assert!(!state.path().join(hook::PENDING_FILE).exists());
+}
