@@ -92,15 +92,14 @@ impl Cache {
     /// existing device: `NotFound` if there is no such device (nothing is queued then).
     pub(super) fn write(&mut self, mut write: Write) -> Result<()> {
         if let Write::Inform(inform) = &mut write {
-            let changed = self
+            let device = self
                 .devices
                 .entry(inform.device_id())
-                .or_insert_with(|| Device::from_inform(inform))
-                .apply_inform(inform);
+                .or_insert_with(|| Device::from_inform(inform));
             // Only what changed goes to the file: a periodic Inform that repeats its values
             // writes the device row alone.
-            let mut changed = changed.into_iter();
-            inform.parameters.retain(|_| changed.next().unwrap_or(true));
+            inform.parameters.retain(|value| !device.holds(value));
+            device.apply_inform(inform);
         }
         match &write {
             Write::Inform(_) => {}

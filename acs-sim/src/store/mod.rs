@@ -305,27 +305,26 @@ impl Device {
 
     /// Applies an Inform to the record: replaces the last events, Inform time, manufacturer,
     /// CWMP version and ConnectionRequestURL, and merges the parameters whose value or type
-    /// changed (or that are new). Returns whether each of the Inform's parameters changed.
-    fn apply_inform(&mut self, inform: &InformSummary) -> Vec<bool> {
+    /// changed (or that are new); a repeated value keeps its timestamp.
+    fn apply_inform(&mut self, inform: &InformSummary) {
         self.manufacturer.clone_from(&inform.manufacturer);
         self.last_inform = inform.now;
         self.last_events.clone_from(&inform.events);
         self.cwmp_version.clone_from(&inform.cwmp_version);
         self.connection_request_url
             .clone_from(&inform.connection_request_url);
-        inform
-            .parameters
-            .iter()
-            .map(|value| {
-                let unchanged = self.parameters.get(&value.name).is_some_and(|record| {
-                    record.value == value.value && record.xsd_type == value.xsd_type
-                });
-                if !unchanged {
-                    self.merge_parameters(std::slice::from_ref(value), inform.now);
-                }
-                !unchanged
-            })
-            .collect()
+        for value in &inform.parameters {
+            if !self.holds(value) {
+                self.merge_parameters(std::slice::from_ref(value), inform.now);
+            }
+        }
+    }
+
+    /// Whether the record already has `value`, with its type.
+    fn holds(&self, value: &ParameterValue) -> bool {
+        self.parameters
+            .get(&value.name)
+            .is_some_and(|record| record.value == value.value && record.xsd_type == value.xsd_type)
     }
 
     /// Merges parameter values seen at `now` into the record.
