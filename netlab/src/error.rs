@@ -27,9 +27,11 @@ pub enum Error {
         /// What it printed on standard error.
         stderr: String,
     },
-    /// dnsmasq did not come up.
-    #[error("dnsmasq did not start: {reason}\n--- dnsmasq log ---\n{log}")]
-    Dnsmasq {
+    /// A DHCP server did not come up, or did not re-read its configuration.
+    #[error("{program}: {reason}\n--- {program} log ---\n{log}")]
+    Server {
+        /// The server.
+        program: &'static str,
         /// Why.
         reason: String,
         /// Its log so far.

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use netlab::{CPE_V4, Dnsmasq, SERVER_V4, Testbed};
+use netlab::{CPE_V4, Dhcpd, Dnsmasq, Kea, SERVER_V4, Testbed};
 
 fn exists(name: &str) -> bool {
     Path::new("/run/netns").join(name).exists()
@@ -83,4 +83,28 @@ fn dnsmasq_starts_and_rereads_its_options() {
     assert!(port_67_taken, "dnsmasq listens on the server side");
     let second = [r#"dhcp-option=vendor:dslforum.org,1,"http://10.231.0.1:7548/""#.to_owned()];
     dnsmasq.set_options(&second).unwrap();
+}
+
+#[test]
+fn kea_and_dhcpd_start_on_the_server_side() {
+    let Some(testbed) = Testbed::for_test("kea and dhcpd") else {
+        return;
+    };
+    let kea = Kea::start(&testbed, &[r#""valid-lifetime": 60"#.to_owned()]);
+    // Two members of the same name: Kea refuses its configuration, and says so.
+    let refused = kea.expect_err("a duplicate member is refused");
+    assert!(refused.to_string().contains("kea-dhcp4"), "{refused}");
+    let kea = Kea::start(&testbed, &[r#""renew-timer": 30"#.to_owned()]).unwrap();
+    assert!(kea.log().contains("DHCP4_STARTED"), "{}", kea.log());
+    drop(kea);
+    let dhcpd = Dhcpd::start(
+        &testbed,
+        &["option domain-name \"lab.example\";".to_owned()],
+    )
+    .unwrap();
+    assert!(
+        dhcpd.log().contains("Listening on LPF/srv0"),
+        "{}",
+        dhcpd.log()
+    );
 }
