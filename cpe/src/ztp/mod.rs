@@ -27,6 +27,7 @@
 //! `Password`, which the session authenticates with (§3.4.4).
 
 pub mod hook;
+pub mod probe;
 
 use std::collections::BTreeMap;
 use std::fmt;

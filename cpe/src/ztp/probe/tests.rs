@@ -1,0 +1,1 @@
+//! Probe messages and replies, sans-IO, and the exchange over loopback.
