@@ -84,6 +84,18 @@ impl ScriptedAcs {
         Self::spawn(None, script, |_, _| {}).await
     }
 
+    /// Starts an ACS on `listener`, made elsewhere (inside a network namespace, say); the URL
+    /// names the listener's address.
+    #[allow(dead_code)] // Used by the DHCP tests, not by tests/crash.rs, which shares this file.
+    pub(crate) fn start_on<S>(listener: std::net::TcpListener, script: S) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+    {
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
+        Self::serve_on(listener, None, script, |_, _| {})
+    }
+
     /// The same over TLS with `config`; the URL is `https://`.
     pub(crate) async fn start_tls<S>(config: Arc<rustls::ServerConfig>, script: S) -> Self
     where
@@ -115,6 +127,19 @@ impl ScriptedAcs {
         H: FnMut(&HttpRequest, &HttpResponse) + Send + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, tls, script, answered)
+    }
+
+    fn serve_on<S, H>(
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        script: S,
+        answered: H,
+    ) -> Self
+    where
+        S: FnMut(&HttpRequest) -> HttpResponse + Send + 'static,
+        H: FnMut(&HttpRequest, &HttpResponse) + Send + 'static,
+    {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/acs", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
