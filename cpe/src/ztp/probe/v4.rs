@@ -2,15 +2,15 @@
 //! address, DHCPDISCOVER (RFC 2131 §3.1) when it has none, and reading the server's DHCPACK or
 //! DHCPOFFER for option 43 (RFC 2132 §8.4, TR-069 §3.1).
 //!
-//! dhcproto frames the messages. Its option decoder stops silently at the first option it
-//! cannot decode (RUST-GUIDE.md §1.6), so option 43 is taken from the raw option area by
-//! [`option43`], which also joins split instances (RFC 3396).
+//! dhcproto writes the requests; answers are read by [`Reply::read`], a small walk of our own
+//! (dhcproto's decoder stops silently at the first option it cannot decode, RUST-GUIDE.md
+//! §1.6, and panics on some).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use dhcproto::Encodable;
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode, OptionCode};
-use dhcproto::{Decodable, Encodable};
 use schemas::dhcp::{AcsDiscovery, encode_option60};
 
 use super::{Finding, ProbeError, ReplyError, Transport};
@@ -30,6 +30,13 @@ const MIN_MESSAGE: usize = 300;
 /// The fixed BOOTP header and the magic cookie (RFC 2131 §2, §3).
 const OPTIONS_START: usize = 240;
 const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
+const BOOTREPLY: u8 = 2;
+/// RFC 2132 option codes.
+const PAD: u8 = 0;
+const END: u8 = 255;
+const VENDOR_SPECIFIC: u8 = 43;
+const MESSAGE_TYPE: u8 = 53;
+const SERVER_IDENTIFIER: u8 = 54;
 
 /// Which DHCPv4 message the probe sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,25 +125,21 @@ impl Probe {
 
     /// Reads a datagram from `from`: the server's option 43 if it answers this probe.
     pub fn parse_reply(&self, datagram: &[u8], from: IpAddr) -> Result<Finding, ReplyError> {
-        let msg = Message::from_bytes(datagram)
-            .map_err(|_| ReplyError::NotOurs("not a DHCPv4 message"))?;
-        if msg.opcode() != Opcode::BootReply {
+        let reply = Reply::read(datagram).ok_or(ReplyError::NotOurs("not a DHCPv4 message"))?;
+        if reply.op != BOOTREPLY {
             return Err(ReplyError::NotOurs("not a BOOTREPLY"));
         }
-        if msg.xid() != self.xid {
+        if reply.xid != self.xid {
             return Err(ReplyError::NotOurs("another transaction id"));
         }
-        if msg.chaddr().get(..self.mac.len()) != Some(&self.mac[..]) {
+        if reply.chaddr.get(..self.mac.len()) != Some(&self.mac[..]) {
             return Err(ReplyError::NotOurs("another client hardware address"));
         }
-        if msg.opts().msg_type() != Some(self.answer_type()) {
+        if reply.message_type != Some(u8::from(self.answer_type())) {
             return Err(ReplyError::NotOurs("not the expected DHCP message type"));
         }
-        let server = match msg.opts().get(OptionCode::ServerIdentifier) {
-            Some(DhcpOption::ServerIdentifier(addr)) => IpAddr::V4(*addr),
-            _ => from,
-        };
-        let Some(payload) = option43(datagram) else {
+        let server = reply.server.map_or(from, IpAddr::V4);
+        let Some(payload) = reply.option43 else {
             return Err(ReplyError::NoAcsOption { server, option: 43 });
         };
         let discovery =
@@ -153,34 +156,72 @@ impl Probe {
     }
 }
 
-/// Option 43's data in a DHCPv4 message, every instance joined in order (RFC 3396 §6); `None`
-/// when the message has none. The walk stops at the end option or where an option is cut
-/// short, keeping what came before.
-pub fn option43(datagram: &[u8]) -> Option<Vec<u8>> {
-    let options = datagram.get(OPTIONS_START..)?;
-    if datagram.get(OPTIONS_START - MAGIC_COOKIE.len()..OPTIONS_START)? != MAGIC_COOKIE {
-        return None;
-    }
-    let vendor = u8::from(OptionCode::VendorExtensions);
-    let mut found: Option<Vec<u8>> = None;
-    let mut rest = options;
-    while let Some((&code, tail)) = rest.split_first() {
-        match code {
-            0 => rest = tail,
-            255 => break,
-            _ => {
-                let Some((&len, tail)) = tail.split_first() else {
-                    break;
-                };
-                let Some((data, tail)) = tail.split_at_checked(usize::from(len)) else {
-                    break;
-                };
-                if code == vendor {
-                    found.get_or_insert_with(Vec::new).extend_from_slice(data);
+/// What the probe reads of a DHCPv4 message (RFC 2131 §2), by its own walk: dhcproto's decoder
+/// panics on some malformed options (a `debug_assert!` on the bulk-leasequery lengths, a
+/// `len - 1` on a zero-length status code), so it never sees network input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// `op`: 1 BOOTREQUEST, 2 BOOTREPLY.
+    pub op: u8,
+    /// `xid`.
+    pub xid: u32,
+    /// `chaddr`, all 16 bytes.
+    pub chaddr: [u8; 16],
+    /// Option 53.
+    pub message_type: Option<u8>,
+    /// Option 54, when four bytes long.
+    pub server: Option<Ipv4Addr>,
+    /// Option 43, every instance joined in order (RFC 3396 §6).
+    pub option43: Option<Vec<u8>>,
+}
+
+impl Reply {
+    /// Reads `datagram`: `None` when it is shorter than the fixed header or lacks the magic
+    /// cookie. The option walk stops at the end option or where an option is cut short,
+    /// keeping what came before; options overloaded into `sname`/`file` (option 52) are not
+    /// read.
+    pub fn read(datagram: &[u8]) -> Option<Self> {
+        let header = datagram.get(..OPTIONS_START)?;
+        if header[OPTIONS_START - MAGIC_COOKIE.len()..] != MAGIC_COOKIE {
+            return None;
+        }
+        let mut reply = Self {
+            op: header[0],
+            xid: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+            chaddr: header[28..44].try_into().ok()?,
+            ..Self::default()
+        };
+        let mut rest = &datagram[OPTIONS_START..];
+        while let Some((&code, tail)) = rest.split_first() {
+            match code {
+                PAD => rest = tail,
+                END => break,
+                _ => {
+                    let Some((&len, tail)) = tail.split_first() else {
+                        break;
+                    };
+                    let Some((data, tail)) = tail.split_at_checked(usize::from(len)) else {
+                        break;
+                    };
+                    reply.take(code, data);
+                    rest = tail;
                 }
-                rest = tail;
             }
         }
+        Some(reply)
     }
-    found
+
+    fn take(&mut self, code: u8, data: &[u8]) {
+        match code {
+            MESSAGE_TYPE => self.message_type = data.first().copied(),
+            SERVER_IDENTIFIER => {
+                self.server = <[u8; 4]>::try_from(data).ok().map(Ipv4Addr::from);
+            }
+            VENDOR_SPECIFIC => self
+                .option43
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(data),
+            _ => {}
+        }
+    }
 }
