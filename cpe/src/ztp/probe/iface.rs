@@ -1,5 +1,5 @@
 //! What the system says about the probing interface: that it exists and is up
-//! (`/sys/class/net/IF/flags`, `operstate`), its hardware address (`address`), its index
+//! (`/sys/class/net/IF/flags`), its hardware address (`address`), its index
 //! (`ifindex`, the IPv6 scope id) and its first IPv4 address (`getifaddrs`).
 
 use std::net::Ipv4Addr;
@@ -53,7 +53,9 @@ impl Interface {
         let flags = read("flags")?;
         let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16)
             .map_err(|_| invalid("flags", &flags))?;
-        if flags & IFF_UP == 0 || read("operstate")? == "down" {
+        // Administratively down is an error; no carrier yet (at boot) is what retransmission
+        // is for.
+        if flags & IFF_UP == 0 {
             return Err(ProbeError::InterfaceDown(name.to_owned()));
         }
         let index = read("ifindex")?;

@@ -135,7 +135,7 @@ pub enum ProbeError {
     /// No interface of that name.
     #[error("no such interface: {0}")]
     NoSuchInterface(String),
-    /// The interface is administratively down or has no carrier.
+    /// The interface is administratively down.
     #[error("interface {0} is down")]
     InterfaceDown(String),
     /// Reading what the system says about the interface failed.
