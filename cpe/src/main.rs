@@ -41,7 +41,8 @@ enum Command {
         #[arg(required = true, value_parser = parse_assignment)]
         values: Vec<(String, String)>,
     },
-    /// DHCP discovery of the ACS (TR-069 §3.1) through the system's DHCP client.
+    /// DHCP discovery of the ACS (TR-069 §3.1): through the system's DHCP client, or the
+    /// agent's own probe.
     Dhcp {
         #[command(subcommand)]
         command: DhcpCommand,
