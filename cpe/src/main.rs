@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use cpe::config::{Config, DEFAULT_STATE_DIR, LogFormat, Overrides};
 use cpe::control::{self, Request, Response};
+use cpe::ztp::hook::{self, Delivery};
+use cpe::ztp::probe::Limits as ProbeLimits;
 
 /// A TR-069 CPE agent: learns its ACS from DHCP option 43 or its configuration, opens CWMP
 /// sessions, answers its ACS, and keeps its state safe across crashes.
@@ -39,7 +41,8 @@ enum Command {
         #[arg(required = true, value_parser = parse_assignment)]
         values: Vec<(String, String)>,
     },
-    /// DHCP discovery of the ACS (TR-069 §3.1) through the system's DHCP client.
+    /// DHCP discovery of the ACS (TR-069 §3.1): through the system's DHCP client, or the
+    /// agent's own probe.
     Dhcp {
         #[command(subcommand)]
         command: DhcpCommand,
@@ -58,6 +61,37 @@ enum DhcpCommand {
         /// udhcpc's event (`bound`, `renew`, `deconfig`, ...); dhclient gives it in `$reason`.
         event: Option<String>,
     },
+    /// Ask the DHCP server on an interface for the ACS, with the agent's own DHCP client:
+    /// DHCPINFORM if the interface has an IPv4 address, else DHCPDISCOVER (no lease taken),
+    /// or a DHCPv6 Information-request; print what it said and hand it to the agent (saved
+    /// for its next start if it is not running).
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    #[command(flatten)]
+    state: StateDir,
+    /// The interface to probe on.
+    #[arg(long)]
+    iface: String,
+    /// DHCPv6 (Information-request) instead of DHCPv4.
+    #[arg(long)]
+    v6: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for an answer, over all attempts.
+    #[arg(long, default_value_t = ProbeLimits::default().timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(ProbeLimits::TIMEOUT_SECS))]
+    timeout: u64,
+    /// Requests to send at most.
+    #[arg(long, default_value_t = ProbeLimits::default().attempts,
+          value_parser = clap::value_parser!(u32).range(i64::from(*ProbeLimits::ATTEMPTS.start())..=i64::from(*ProbeLimits::ATTEMPTS.end())))]
+    attempts: u32,
+    /// Only print what the server said; hand nothing to the agent.
+    #[arg(long)]
+    print_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,12 +232,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dhcp {
             command: DhcpCommand::Hook { state, event },
         } => dhcp_hook(&state.state_dir, event.as_deref()).await,
+        Command::Dhcp {
+            command: DhcpCommand::Probe(args),
+        } => dhcp_probe(args).await,
     }
 }
 
 /// `cpe dhcp hook`: what the DHCP client's call says, to the agent.
 async fn dhcp_hook(state_dir: &std::path::Path, event: Option<&str>) -> anyhow::Result<ExitCode> {
-    use cpe::ztp::hook::{self, Delivery};
     let call = hook::read_call(event, |name| std::env::var(name).ok())?;
     if !call.lease {
         println!("DHCP event {}: nothing to do", call.event);
@@ -213,14 +249,53 @@ async fn dhcp_hook(state_dir: &std::path::Path, event: Option<&str>) -> anyhow::
         println!("DHCP event {}: the lease carries no option 43", call.event);
         return Ok(ExitCode::SUCCESS);
     };
-    match hook::deliver(state_dir, &intake).await? {
-        Delivery::Applied(summary) => println!("{summary}"),
-        Delivery::Saved => println!(
+    println!("{}", deliver(state_dir, &intake).await?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cpe dhcp probe`: ask the DHCP server, print, and hand the answer to the agent as the hook
+/// does.
+async fn dhcp_probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+    use cpe::ztp::{Intake, probe};
+    let limits = ProbeLimits {
+        attempts: args.attempts,
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    let finding = probe::driver::probe(&args.iface, args.v6, limits).await?;
+    let option = finding.transport.acs_option();
+    let intake = Intake::from_discovery(finding.discovery.clone()).with_context(|| {
+        format!(
+            "option {option} from {} refused, nothing applied",
+            finding.server
+        )
+    })?;
+    let report = probe::Report::new(&finding, &intake);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if !args.print_only {
+        let delivered = deliver(&args.state.state_dir, &intake).await?;
+        // With --json, stdout holds the JSON alone.
+        if args.json {
+            eprintln!("{delivered}");
+        } else {
+            println!("{delivered}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Hands an intake to the agent of `state_dir`; says how it went.
+async fn deliver(state_dir: &std::path::Path, intake: &cpe::ztp::Intake) -> anyhow::Result<String> {
+    Ok(match hook::deliver(state_dir, intake).await? {
+        Delivery::Applied(summary) => summary,
+        Delivery::Saved => format!(
             "no agent running; saved for its next start in {}",
             state_dir.join(hook::PENDING_FILE).display()
         ),
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Sends a request over the control socket; an error answer becomes an error.

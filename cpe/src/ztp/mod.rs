@@ -5,8 +5,10 @@
 //! The DHCP client itself is the operating system's: busybox udhcpc or ISC dhclient calls
 //! `cpe dhcp hook` ([`hook`]), which decodes option 43 with [`schemas::dhcp`] into an
 //! [`Intake`] and hands it to the running agent over the control socket, or leaves it in the
-//! state directory for the agent's next start. This module is sans-IO: [`plan`] decides, from
-//! an intake and where the current values came from, what changes.
+//! state directory for the agent's next start. Where no such client cooperates, `cpe dhcp
+//! probe` ([`probe`]) asks the DHCP server itself and hands the answer on the same way.
+//! [`plan`] is sans-IO: it decides, from an intake and where the current values came from,
+//! what changes.
 //!
 //! # Precedence
 //!
@@ -27,6 +29,7 @@
 //! `Password`, which the session authenticates with (§3.4.4).
 
 pub mod hook;
+pub mod probe;
 
 use std::collections::BTreeMap;
 use std::fmt;

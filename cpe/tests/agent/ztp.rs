@@ -21,11 +21,11 @@ use crate::support::Running;
 use crate::support::acs::{HttpRequest, HttpResponse, ScriptedAcs};
 use crate::support::auth::{self, Scheme};
 
-const PC: &str = "Device.DeviceInfo.ProvisioningCode";
+pub(crate) const PC: &str = "Device.DeviceInfo.ProvisioningCode";
 const URL: &str = "Device.ManagementServer.URL";
 
 /// An agent's configuration with no ACS URL: it waits for DHCP.
-fn no_url_config(state_dir: &Path) -> Config {
+pub(crate) fn no_url_config(state_dir: &Path) -> Config {
     Config::resolve(
         FileConfig::default(),
         Overrides {
@@ -46,7 +46,9 @@ fn reply(body: impl Into<Body>) -> HttpResponse {
 }
 
 /// An ACS that answers Informs and, to the first empty POST, sends `first_request` if any.
-fn script(first_request: Option<Body>) -> impl FnMut(&HttpRequest) -> HttpResponse + Send {
+pub(crate) fn script(
+    first_request: Option<Body>,
+) -> impl FnMut(&HttpRequest) -> HttpResponse + Send {
     let mut pending = first_request;
     move |request| {
         if request.body.is_empty() {
@@ -70,7 +72,7 @@ fn informs(acs: &ScriptedAcs) -> Vec<Inform> {
         .collect()
 }
 
-async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform> {
+pub(crate) async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform> {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let found = informs(acs);
@@ -84,11 +86,11 @@ async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform> {
     .expect("the Informs arrived")
 }
 
-fn events(inform: &Inform) -> Vec<EventCode> {
+pub(crate) fn events(inform: &Inform) -> Vec<EventCode> {
     inform.event.iter().map(|e| e.event_code.clone()).collect()
 }
 
-fn value(inform: &Inform, name: &str) -> Option<String> {
+pub(crate) fn value(inform: &Inform, name: &str) -> Option<String> {
     inform
         .parameter_list
         .iter()
