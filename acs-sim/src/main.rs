@@ -48,6 +48,10 @@ enum Command {
         /// Write every session's messages under this directory.
         #[arg(long)]
         transcripts: Option<PathBuf>,
+        /// Learn option 43 from a real dnsmasq in network namespaces (needs root; otherwise
+        /// the lab says why and hands the bytes over in the process).
+        #[arg(long)]
+        dhcp: bool,
     },
     /// Run the ACS: CWMP endpoint, REST API and file server.
     Serve(Box<ServeArgs>),
@@ -107,12 +111,14 @@ fn main() -> ExitCode {
                 deadline,
                 verbose,
                 transcripts,
+                dhcp,
             } => {
                 let options = LabOptions {
                     cpes: usize::from(cpes),
                     deadline: Duration::from_secs(deadline),
                     verbose,
                     transcripts,
+                    dhcp,
                 };
                 lab(options).await
             }

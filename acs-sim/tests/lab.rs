@@ -34,6 +34,7 @@ async fn the_lab_takes_twenty_cpes_through_every_step() {
         deadline: Duration::from_secs(60),
         verbose: false,
         transcripts: Some(transcripts.path().to_owned()),
+        dhcp: false,
     };
     let report = acs_sim::lab::run(options, out.clone()).await.unwrap();
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
@@ -61,6 +62,39 @@ async fn the_lab_takes_twenty_cpes_through_every_step() {
     }
     let bodies: Vec<&[u8]> = sent.iter().map(|(_, body)| body.as_slice()).collect();
     schemas::testing::validate_envelopes(&bodies);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lab_with_dhcp_gets_option_43_from_a_real_dnsmasq_in_network_namespaces() {
+    let out = Shared::default();
+    let options = LabOptions {
+        cpes: 3,
+        dhcp: true,
+        ..LabOptions::default()
+    };
+    let report = acs_sim::lab::run(options, out.clone()).await.unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    println!("{text}");
+    assert!(report.success(), "{report:?}");
+    for step in Step::ALL {
+        assert_eq!(report.reached.get(&step), Some(&3), "{}", step.title());
+    }
+    if let Some(line) = text.lines().find(|l| l.contains("--dhcp: ")) {
+        // No namespaces here: the lab said why and handed the bytes over.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the real exchange: {line}"
+        );
+        println!("SKIPPED (real DHCP exchange): {line}");
+        return;
+    }
+    assert!(text.contains("dnsmasq in network namespace"), "{text}");
+    assert!(
+        text.contains(
+            "LAB0001 asked over dhcpv4-inform; 10.231.0.1 answered option 43: http://10.231.0.1:"
+        ),
+        "{text}"
+    );
 }
 
 /// Every message an ACS sent, from the transcripts (`NN-acs-<Name>.txt`), with its name.

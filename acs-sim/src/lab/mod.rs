@@ -16,18 +16,26 @@
 //!
 //! The run prints a timeline and a summary table; it succeeds only if every step happened for
 //! every device.
+//!
+//! Each agent starts with no ACS URL and gets option 43 the way `cpe dhcp hook` hands it over
+//! (saved in its state directory, applied at start, source `dhcp`). With `--dhcp` the bytes
+//! come from a real dnsmasq in network namespaces ([`dhcp`]); otherwise the lab encodes them
+//! itself.
 
+mod dhcp;
 mod http;
 mod report;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::sync::{broadcast, watch};
 
+use cpe::ztp::Intake;
 use schemas::dhcp::{AcsDiscovery, Dialect};
 
 use crate::acs::{Acs, AcsConfig, AcsEvent, ConnReqConfig, TranscriptConfig};
@@ -55,6 +63,9 @@ pub struct LabOptions {
     pub verbose: bool,
     /// Write every session's messages under this directory (`acs1/` and `acs2/`).
     pub transcripts: Option<PathBuf>,
+    /// Learn option 43 from a real DHCP server in network namespaces (needs root; the lab
+    /// says why when it falls back to handing the bytes over).
+    pub dhcp: bool,
 }
 
 impl Default for LabOptions {
@@ -64,6 +75,7 @@ impl Default for LabOptions {
             deadline: Duration::from_secs(60),
             verbose: false,
             transcripts: None,
+            dhcp: false,
         }
     }
 }
@@ -98,14 +110,15 @@ impl Instance {
         config: AcsConfig,
         scenario: Scenario,
         stop: &watch::Receiver<bool>,
+        ip: IpAddr,
     ) -> Result<Self, LabError> {
         let store = SqliteStore::open(dir.join(format!("{name}.db")))
             .map_err(|e| setup("store")(e.to_string()))?;
         let files = FileStore::new(dir.join(format!("{name}-files")))
             .map_err(|e| setup("file area")(e.to_string()))?;
         let acs = Acs::new(Arc::new(store), config, scenario, files);
-        let cwmp = bind().await?;
-        let nbi = bind().await?;
+        let cwmp = bind(ip).await?;
+        let nbi = bind(ip).await?;
         let addrs = (local(&cwmp)?, local(&nbi)?);
         tokio::spawn(crate::server::serve(
             cwmp,
@@ -126,8 +139,8 @@ impl Instance {
     }
 }
 
-async fn bind() -> Result<TcpListener, LabError> {
-    TcpListener::bind("127.0.0.1:0")
+async fn bind(ip: IpAddr) -> Result<TcpListener, LabError> {
+    TcpListener::bind((ip, 0))
         .await
         .map_err(|e| setup("listener")(e.to_string()))
 }
@@ -145,6 +158,41 @@ fn stopped(stop: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 's
     }
 }
 
+/// Where the lab's parts run.
+enum Network {
+    /// All in this process on loopback; `fallback` says why `--dhcp` could not be honoured.
+    Loopback { fallback: Option<String> },
+    /// In network namespaces, with a real DHCP server.
+    Lan(Arc<dhcp::Lan>),
+}
+
+impl Network {
+    /// Where the ACSes, REST APIs and the file server listen.
+    fn listen_ip(&self) -> IpAddr {
+        match self {
+            Self::Loopback { .. } => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Self::Lan(_) => IpAddr::V4(netlab::SERVER_V4),
+        }
+    }
+
+    /// Where the agents listen for Connection Requests.
+    fn connreq_listen(&self) -> String {
+        let ip = match self {
+            Self::Loopback { .. } => Ipv4Addr::LOCALHOST,
+            Self::Lan(_) => netlab::CPE_V4,
+        };
+        format!("{ip}:0")
+    }
+
+    /// Where the agents run.
+    fn agents(&self) -> Handle {
+        match self {
+            Self::Loopback { .. } => Handle::current(),
+            Self::Lan(lan) => lan.cpe().clone(),
+        }
+    }
+}
+
 /// Runs the lab and writes its timeline and summary to `out`.
 pub async fn run(
     options: LabOptions,
@@ -156,10 +204,39 @@ pub async fn run(
             options.cpes
         )));
     }
+    if !options.dhcp {
+        return flow(options, out, Network::Loopback { fallback: None }).await;
+    }
+    let lan = match tokio::task::spawn_blocking(dhcp::Lan::start).await {
+        Ok(Ok(lan)) => Arc::new(lan),
+        Ok(Err(why)) => {
+            let fallback = Some(why);
+            return flow(options, out, Network::Loopback { fallback }).await;
+        }
+        Err(e) => return Err(setup("network namespaces")(e.to_string())),
+    };
+    // The flow runs on the server side, so that its listeners are there.
+    let report = lan
+        .server()
+        .spawn(flow(options, out, Network::Lan(Arc::clone(&lan))))
+        .await
+        .map_err(|e| setup("the lab")(e.to_string()));
+    // The last reference: the sides' threads are joined here, not on one of them.
+    let _ = tokio::task::spawn_blocking(move || drop(lan)).await;
+    report?
+}
+
+/// The lab itself, on `network`.
+async fn flow(
+    options: LabOptions,
+    out: impl std::io::Write + Send + 'static,
+    network: Network,
+) -> Result<LabReport, LabError> {
     let started = Instant::now();
     let dir = tempfile::tempdir().map_err(|e| setup("temporary directory")(e.to_string()))?;
     let (stop_tx, stop) = watch::channel(false);
-    let files = bind().await?;
+    let ip = network.listen_ip();
+    let files = bind(ip).await?;
     let files_addr = local(&files)?;
 
     let transcripts = |name: &str| {
@@ -179,6 +256,7 @@ pub async fn run(
         },
         Scenario::default(),
         &stop,
+        ip,
     )
     .await?;
     tokio::spawn(crate::files::serve(
@@ -203,6 +281,7 @@ pub async fn run(
         },
         scenario,
         &stop,
+        ip,
     )
     .await?;
 
@@ -214,17 +293,65 @@ pub async fn run(
         "uploaded firmware {FIRMWARE} (64 KiB) to ACS 2's file store through its REST API"
     ));
 
-    let option43 = option43(&first.url())?;
-    timeline.option43(&option43, &first.url());
+    let handed_over = match &network {
+        Network::Loopback { fallback } => {
+            if let Some(why) = fallback {
+                timeline.note(&format!(
+                    "--dhcp: {why}; handing the option-43 bytes over in the process instead"
+                ));
+            }
+            let bytes = option43(&first.url())?;
+            timeline.option43(&bytes, &first.url());
+            let discovery = AcsDiscovery::decode_option43(&bytes)
+                .map_err(|e| setup("option 43")(e.to_string()))?;
+            Some(Intake::from_discovery(discovery).map_err(|e| setup("option 43")(e.to_string()))?)
+        }
+        Network::Lan(lan) => {
+            lan.serve_dhcp(&first.url()).await.map_err(setup("dnsmasq"))?;
+            let (server, cpe) = lan.names();
+            timeline.note(&format!(
+                "dnsmasq in network namespace {server} ({}) serves option 43 for vendor class \
+                 dslforum.org: ACS URL {}, provisioning code {}; the CPEs run in {cpe} ({}) and \
+                 ask with DHCPINFORM",
+                netlab::SERVER_V4,
+                first.url(),
+                dhcp::PROVISIONING_CODE,
+                netlab::CPE_V4,
+            ));
+            None
+        }
+    };
 
     // The CPEs stop before the ACSes, so that none calls an ACS that is gone.
     let (stop_agents, agents_stop) = watch::channel(false);
+    let agents_handle = network.agents();
     let mut agents = Vec::new();
     let mut drivers = Vec::new();
     for n in 1..=options.cpes {
         let serial = format!("LAB{n:04}");
         let state = dir.path().join(&serial);
-        let config = cpe_config(&option43, &serial, &state).map_err(setup("CPE configuration"))?;
+        let intake = match (&network, &handed_over) {
+            (_, Some(intake)) => intake.clone(),
+            (Network::Lan(lan), None) => {
+                let (finding, intake) = lan.ask().await.map_err(setup("DHCPINFORM"))?;
+                if n == 1 || options.verbose {
+                    timeline.note(&format!(
+                        "{serial} asked over {}; {} answered option 43: {}",
+                        finding.transport.as_str(),
+                        finding.server,
+                        intake.url.as_deref().unwrap_or("(no URL)"),
+                    ));
+                }
+                intake
+            }
+            (Network::Loopback { .. }, None) => unreachable!("loopback hands the bytes over"),
+        };
+        // As `cpe dhcp hook` does with no agent running: saved for the agent's start.
+        cpe::ztp::hook::deliver(&state, &intake)
+            .await
+            .map_err(|e| setup("DHCP intake")(e.to_string()))?;
+        let config = cpe_config(&serial, &state, &network.connreq_listen())
+            .map_err(setup("CPE configuration"))?;
         // Subscribed before the agent starts, so no event of this device is missed.
         let device = Device {
             serial,
@@ -233,10 +360,12 @@ pub async fn run(
             nbi: second.nbi,
             timeline: timeline.clone(),
         };
-        let agent = cpe::agent::Agent::start(config)
+        let agent = agents_handle
+            .spawn(cpe::agent::Agent::start(config))
             .await
+            .map_err(|e| setup("CPE")(e.to_string()))?
             .map_err(|e| setup("CPE")(e.to_string()))?;
-        agents.push(tokio::spawn(agent.run_until(stopped(&agents_stop))));
+        agents.push(agents_handle.spawn(agent.run_until(stopped(&agents_stop))));
         drivers.push(tokio::spawn(device.drive()));
     }
     let results = tokio::time::timeout(options.deadline, async {
@@ -281,11 +410,12 @@ async fn upload_firmware(nbi: SocketAddr, size: usize, bytes: Vec<u8>) -> Result
     Ok(())
 }
 
-/// The option-43 payload a DHCP server gives the lab's CPEs: the ACS URL in the Broadband
-/// Forum layout (TR-069 §3.1, sub-option 1).
+/// The option-43 payload a DHCP server gives the lab's CPEs: the ACS URL and the provisioning
+/// code in the Broadband Forum layout (TR-069 §3.1, sub-options 1 and 2).
 fn option43(acs_url: &str) -> Result<Vec<u8>, LabError> {
     let discovery = AcsDiscovery {
         url: Some(acs_url.to_owned()),
+        provisioning_code: Some(dhcp::PROVISIONING_CODE.to_owned()),
         ..AcsDiscovery::default()
     };
     discovery
@@ -293,16 +423,14 @@ fn option43(acs_url: &str) -> Result<Vec<u8>, LabError> {
         .map_err(|e| setup("option 43")(e.to_string()))
 }
 
-/// A CPE's configuration, learnt from `option43` as its DHCP intake would.
-fn cpe_config(option43: &[u8], serial: &str, state: &Path) -> Result<cpe::config::Config, String> {
-    let learnt = AcsDiscovery::decode_option43(option43).map_err(|e| format!("option 43: {e}"))?;
+/// A CPE's configuration: no ACS URL (DHCP gives it), its serial number and state directory.
+fn cpe_config(serial: &str, state: &Path, connreq_listen: &str) -> Result<cpe::config::Config, String> {
     cpe::config::Config::resolve(
         cpe::config::FileConfig::default(),
         cpe::config::Overrides {
-            acs_url: learnt.url,
             serial: Some(serial.to_owned()),
             state_dir: Some(state.to_owned()),
-            connreq_listen: Some("127.0.0.1:0".to_owned()),
+            connreq_listen: Some(connreq_listen.to_owned()),
             ..cpe::config::Overrides::default()
         },
     )

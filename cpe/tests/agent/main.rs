@@ -3,6 +3,7 @@
 mod acs_auth;
 mod connreq;
 mod dhcp_probe;
+mod dhcp_servers;
 mod driver;
 mod h3c_flow;
 mod reboot_command;

@@ -134,7 +134,7 @@ pub async fn exchange(
     dest: SocketAddr,
     request: &Request,
     limits: Limits,
-    random: &mut dyn FnMut() -> f64,
+    random: &mut (dyn FnMut() -> f64 + Send),
 ) -> Result<Finding, ProbeError> {
     let start = Instant::now();
     let deadline = start + limits.timeout;
