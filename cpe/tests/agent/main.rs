@@ -2,6 +2,7 @@
 
 mod acs_auth;
 mod connreq;
+mod dhcp_netns;
 mod driver;
 mod h3c_flow;
 mod reboot_command;
