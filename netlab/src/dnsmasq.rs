@@ -26,6 +26,8 @@ impl Dnsmasq {
             format!("interface={SERVER_IF}"),
             "bind-interfaces".to_owned(),
             "dhcp-authoritative".to_owned(),
+            // Nothing else is on the link: offer at once, without pinging the address first.
+            "no-ping".to_owned(),
             "dhcp-range=10.231.0.100,10.231.0.150,255.255.255.0,2m".to_owned(),
             "dhcp-range=fd00:cafe::100,fd00:cafe::1ff,64,2m".to_owned(),
             format!("dhcp-leasefile={}", path("leases")),

@@ -140,7 +140,8 @@ impl Lan {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        let intake = Intake::from_discovery(finding.discovery.clone()).map_err(|e| e.to_string())?;
+        let intake =
+            Intake::from_discovery(finding.discovery.clone()).map_err(|e| e.to_string())?;
         Ok((finding, intake))
     }
 }

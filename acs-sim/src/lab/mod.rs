@@ -307,7 +307,9 @@ async fn flow(
             Some(Intake::from_discovery(discovery).map_err(|e| setup("option 43")(e.to_string()))?)
         }
         Network::Lan(lan) => {
-            lan.serve_dhcp(&first.url()).await.map_err(setup("dnsmasq"))?;
+            lan.serve_dhcp(&first.url())
+                .await
+                .map_err(setup("dnsmasq"))?;
             let (server, cpe) = lan.names();
             timeline.note(&format!(
                 "dnsmasq in network namespace {server} ({}) serves option 43 for vendor class \
@@ -424,7 +426,11 @@ fn option43(acs_url: &str) -> Result<Vec<u8>, LabError> {
 }
 
 /// A CPE's configuration: no ACS URL (DHCP gives it), its serial number and state directory.
-fn cpe_config(serial: &str, state: &Path, connreq_listen: &str) -> Result<cpe::config::Config, String> {
+fn cpe_config(
+    serial: &str,
+    state: &Path,
+    connreq_listen: &str,
+) -> Result<cpe::config::Config, String> {
     cpe::config::Config::resolve(
         cpe::config::FileConfig::default(),
         cpe::config::Overrides {

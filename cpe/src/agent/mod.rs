@@ -116,6 +116,8 @@ pub struct Agent {
     client: Client,
     wake: Arc<Notify>,
     connreq: Option<ConnectionRequestServer>,
+    /// Where the Connection Request server listens, and its path.
+    connreq_at: (SocketAddr, String),
     connreq_waiter: signal::Waiter,
     executor: Arc<Executor<transfers::Hooks>>,
     outcomes: (
@@ -226,16 +228,7 @@ impl Agent {
             .bind(source, notifier)
             .await?;
         core.state.connreq_path = Some(server.path().to_owned());
-        let url = connreq_url(
-            server.local_addr(),
-            server.path(),
-            core.state.acs_url.as_deref(),
-        );
-        let _ = core.model.set_value(
-            &format!("{MS}ConnectionRequestURL"),
-            &Value::String(url),
-            Origin::Local,
-        );
+        core.publish_connreq_url(server.local_addr(), server.path());
         core.save_all();
         if had_pending_dhcp && let Err(e) = std::fs::remove_file(&pending_dhcp) {
             tracing::warn!(%e, "could not remove the applied DHCP intake");
@@ -260,6 +253,7 @@ impl Agent {
             config,
             client,
             wake: Arc::new(Notify::new()),
+            connreq_at: (server.local_addr(), server.path().to_owned()),
             connreq: Some(server),
             connreq_waiter,
             executor: Arc::new(executor),
@@ -408,6 +402,8 @@ impl Agent {
                 tracing::error!(url, "the ACS URL is not usable; waiting for a new one");
                 return;
             };
+            let (listen, path) = &self.connreq_at;
+            core.publish_connreq_url(*listen, path);
             core.in_session = true;
             core.session_url = Some(url);
             let url = parsed;
@@ -914,6 +910,21 @@ impl Core {
         self.bootstrap_if_new_url();
         self.sync_from_model();
         self.save_all();
+    }
+
+    /// Publishes the `ConnectionRequestURL` (TR-069 §3.2.2) of the server listening on `listen`
+    /// at `path`. One listening on every address names the address facing the ACS in use, so
+    /// this runs at the start and again before each session: an ACS URL learned from DHCP (or
+    /// set by the ACS) since, or a new lease, changes it.
+    fn publish_connreq_url(&mut self, listen: SocketAddr, path: &str) {
+        let url = connreq_url(listen, path, self.state.acs_url.as_deref());
+        if self.text_value("ConnectionRequestURL").as_deref() != Some(url.as_str()) {
+            let _ = self.model.set_value(
+                &format!("{MS}ConnectionRequestURL"),
+                &Value::String(url),
+                Origin::Local,
+            );
+        }
     }
 
     /// Says which credentials an ACS refused and where they came from, so the operator knows

@@ -13,7 +13,8 @@ use schemas::rpc::EventCode;
 
 use crate::support::Running;
 use crate::support::acs::ScriptedAcs;
-use crate::ztp::{PC, events, no_url_config, script, value, wait_informs};
+use crate::support::cwmp::{events, script, value};
+use crate::ztp::{PC, no_url_config, wait_informs};
 
 const CODE: &str = "PC-PROBE";
 
@@ -31,8 +32,6 @@ fn acs_in_server(testbed: &Testbed, addr: IpAddr) -> ScriptedAcs {
 /// sub-options 1 and 2) and enterprise 3561 with the same in DHCPv6 option 17.
 fn dnsmasq(testbed: &Testbed, url: &str) -> Dnsmasq {
     let lines = [
-        // Offer at once, without dnsmasq's ping check of the address.
-        "no-ping".to_owned(),
         format!("dhcp-option=vendor:dslforum.org,1,\"{url}\""),
         format!("dhcp-option=vendor:dslforum.org,2,\"{CODE}\""),
         format!("dhcp-option=vi-encap:3561,option6:1,\"{url}\""),
@@ -231,7 +230,7 @@ async fn probe_errors_name_their_cause_and_exit_non_zero() {
         return;
     };
     let state = tempfile::tempdir().unwrap();
-    let dnsmasq = Dnsmasq::start(&testbed, &["no-ping".to_owned()]).unwrap();
+    let dnsmasq = Dnsmasq::start(&testbed, &[]).unwrap();
     link_up(&testbed).await;
     let out = probe(&testbed, state.path(), &["--print-only"]).await;
     assert!(!out.status.success());

@@ -2,6 +2,7 @@
 
 mod acs_auth;
 mod connreq;
+mod dhcp_netns;
 mod dhcp_probe;
 mod dhcp_servers;
 mod driver;

@@ -14,12 +14,11 @@ use cpe::ztp::hook::{self, Delivery};
 use schemas::dhcp::{AcsDiscovery, Dialect, hex};
 use schemas::rpc::types::ParameterValueStruct;
 use schemas::rpc::*;
-use schemas::soap::CwmpNamespace;
-use schemas::{Body, Envelope};
 
 use crate::support::Running;
-use crate::support::acs::{HttpRequest, HttpResponse, ScriptedAcs};
+use crate::support::acs::ScriptedAcs;
 use crate::support::auth::{self, Scheme};
+use crate::support::cwmp::{events, informs, script, source, status, value};
 
 pub(crate) const PC: &str = "Device.DeviceInfo.ProvisioningCode";
 const URL: &str = "Device.ManagementServer.URL";
@@ -37,41 +36,6 @@ pub(crate) fn no_url_config(state_dir: &Path) -> Config {
     .unwrap()
 }
 
-fn reply(body: impl Into<Body>) -> HttpResponse {
-    HttpResponse::xml(
-        Envelope::new(CwmpNamespace::V1_2, body)
-            .with_id("acs")
-            .write(),
-    )
-}
-
-/// An ACS that answers Informs and, to the first empty POST, sends `first_request` if any.
-pub(crate) fn script(
-    first_request: Option<Body>,
-) -> impl FnMut(&HttpRequest) -> HttpResponse + Send {
-    let mut pending = first_request;
-    move |request| {
-        if request.body.is_empty() {
-            return pending.take().map_or_else(HttpResponse::no_content, reply);
-        }
-        match Envelope::parse(&request.body).unwrap().body {
-            Body::Inform(_) => reply(InformResponse { max_envelopes: 1 }),
-            _ => HttpResponse::no_content(),
-        }
-    }
-}
-
-fn informs(acs: &ScriptedAcs) -> Vec<Inform> {
-    acs.requests()
-        .iter()
-        .filter(|r| !r.body.is_empty())
-        .filter_map(|r| match Envelope::parse(&r.body).unwrap().body {
-            Body::Inform(i) => Some(i),
-            _ => None,
-        })
-        .collect()
-}
-
 pub(crate) async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform> {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -84,25 +48,6 @@ pub(crate) async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform>
     })
     .await
     .expect("the Informs arrived")
-}
-
-pub(crate) fn events(inform: &Inform) -> Vec<EventCode> {
-    inform.event.iter().map(|e| e.event_code.clone()).collect()
-}
-
-pub(crate) fn value(inform: &Inform, name: &str) -> Option<String> {
-    inform
-        .parameter_list
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| p.value.lexical().into_owned())
-}
-
-async fn status(dir: &Path) -> Status {
-    match control::request(dir, &Request::Status).await.unwrap() {
-        Response::Status(status) => status,
-        other => panic!("{other:?}"),
-    }
 }
 
 /// Starts an agent and waits until its control socket answers (a hook run before that finds
@@ -134,15 +79,6 @@ async fn sessions_ok(dir: &Path, count: u64) -> Status {
     })
     .await
     .expect("the sessions completed")
-}
-
-fn source<'a>(status: &'a Status, name: &str) -> &'a str {
-    status
-        .sources
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, s)| s.as_str())
-        .unwrap_or_else(|| panic!("no source for {name}: {:?}", status.sources))
 }
 
 /// Option 43 as udhcpc exports it (`$opt43`, compact hex).

@@ -3,7 +3,9 @@
 pub(crate) mod acs;
 pub(crate) mod auth;
 pub(crate) mod cr;
+pub(crate) mod cwmp;
 pub(crate) mod pki;
+pub(crate) mod readme;
 
 use std::path::Path;
 

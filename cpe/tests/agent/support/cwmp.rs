@@ -1,0 +1,80 @@
+//! A scripted ACS's side of provisioning tests: a script that accepts Informs, the Informs it
+//! received, and what the agent's status says about where its values came from.
+
+use std::path::Path;
+
+use cpe::control::{self, Request, Response, Status};
+use schemas::rpc::{EventCode, Inform, InformResponse};
+use schemas::soap::CwmpNamespace;
+use schemas::{Body, Envelope};
+
+use super::acs::{HttpRequest, HttpResponse, ScriptedAcs};
+
+/// A 200 answer carrying `body` in an envelope.
+pub(crate) fn reply(body: impl Into<Body>) -> HttpResponse {
+    HttpResponse::xml(
+        Envelope::new(CwmpNamespace::V1_2, body)
+            .with_id("acs")
+            .write(),
+    )
+}
+
+/// An ACS that answers Informs and, to the first empty POST, sends `first_request` if any.
+pub(crate) fn script(
+    first_request: Option<Body>,
+) -> impl FnMut(&HttpRequest) -> HttpResponse + Send {
+    let mut pending = first_request;
+    move |request| {
+        if request.body.is_empty() {
+            return pending.take().map_or_else(HttpResponse::no_content, reply);
+        }
+        match Envelope::parse(&request.body).unwrap().body {
+            Body::Inform(_) => reply(InformResponse { max_envelopes: 1 }),
+            _ => HttpResponse::no_content(),
+        }
+    }
+}
+
+/// The Informs `acs` received, in order.
+pub(crate) fn informs(acs: &ScriptedAcs) -> Vec<Inform> {
+    acs.requests()
+        .iter()
+        .filter(|r| !r.body.is_empty())
+        .filter_map(|r| match Envelope::parse(&r.body).unwrap().body {
+            Body::Inform(i) => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The event codes of an Inform.
+pub(crate) fn events(inform: &Inform) -> Vec<EventCode> {
+    inform.event.iter().map(|e| e.event_code.clone()).collect()
+}
+
+/// The value of parameter `name` in an Inform's ParameterList, as text.
+pub(crate) fn value(inform: &Inform, name: &str) -> Option<String> {
+    inform
+        .parameter_list
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.value.lexical().into_owned())
+}
+
+/// The status of the agent of state directory `dir`.
+pub(crate) async fn status(dir: &Path) -> Status {
+    match control::request(dir, &Request::Status).await.unwrap() {
+        Response::Status(status) => status,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Where the agent's value of `name` came from, as `cpe status` says.
+pub(crate) fn source<'a>(status: &'a Status, name: &str) -> &'a str {
+    status
+        .sources
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, s)| s.as_str())
+        .unwrap_or_else(|| panic!("no source for {name}: {:?}", status.sources))
+}
