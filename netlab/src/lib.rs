@@ -27,4 +27,4 @@ pub use dnsmasq::Dnsmasq;
 pub use error::Error;
 pub use isc::{Dhcpd, Kea};
 pub use namespace::{Namespace, NsThread};
-pub use testbed::{CPE_IF, CPE_V4, SERVER_IF, SERVER_V4, SERVER_V6, Testbed};
+pub use testbed::{CPE_IF, CPE_V4, SERVER_IF, SERVER_V4, SERVER_V6, Testbed, installed};

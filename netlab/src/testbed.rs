@@ -65,7 +65,17 @@ impl Testbed {
     /// printing `SKIPPED: <test>: <reason>`; a panic instead when the `CI` environment variable
     /// is set (CI must run these tests), or when the testbed itself fails.
     pub fn for_test(test: &str) -> Option<Self> {
-        match Self::create() {
+        Self::for_test_with(test, &[])
+    }
+
+    /// [`Testbed::for_test`] for a test that also runs `programs` (see [`installed`]): a
+    /// missing one is a reason to skip, like missing namespaces.
+    pub fn for_test_with(test: &str, programs: &[&'static str]) -> Option<Self> {
+        let ready = programs
+            .iter()
+            .try_for_each(|program| installed(program))
+            .and_then(|()| Self::create());
+        match ready {
             Ok(testbed) => Some(testbed),
             Err(e) if e.is_unavailable() && std::env::var_os("CI").is_none() => {
                 eprintln!("SKIPPED: {test}: {e}");
@@ -152,6 +162,26 @@ impl Drop for Testbed {
             }
         }
     }
+}
+
+/// Whether `program` is installed: on `PATH` or in the `sbin` directories (which a non-login
+/// root shell may lack from its `PATH`). The error names its Debian package.
+pub fn installed(program: &'static str) -> Result<(), Error> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|dir| dir.join(program).is_file());
+    if found {
+        return Ok(());
+    }
+    let package = match program {
+        "ip" => "iproute2",
+        "dnsmasq" => "dnsmasq-base",
+        "kea-dhcp4" => "kea-dhcp4-server",
+        "dhcpd" => "isc-dhcp-server",
+        _ => program,
+    };
+    Err(Error::MissingTool { program, package })
 }
 
 /// Kills what runs in namespace `name` and deletes it; best effort (this is cleanup).

@@ -88,6 +88,7 @@ pub(super) struct Lan {
 impl Lan {
     /// Sets up the testbed, or says why this machine cannot (the lab then falls back).
     pub(super) fn start() -> Result<Self, String> {
+        netlab::installed("dnsmasq").map_err(|e| e.to_string())?;
         let testbed = Testbed::create().map_err(|e| e.to_string())?;
         testbed.add_cpe_address().map_err(|e| e.to_string())?;
         Ok(Self {

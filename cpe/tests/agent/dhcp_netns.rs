@@ -84,15 +84,7 @@ impl Lab {
     /// A fresh testbed, or `None` (after `SKIPPED`) when this machine cannot make one or
     /// lacks dnsmasq or busybox (a failure in CI, which must run these tests).
     fn new(test: &str) -> Option<Self> {
-        if let Some(tool) = ["dnsmasq", "busybox"].into_iter().find(|t| !installed(t)) {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{test}: `{tool}` is not installed"
-            );
-            eprintln!("SKIPPED: {test}: `{tool}` is not installed");
-            return None;
-        }
-        let testbed = Testbed::for_test(test)?;
+        let testbed = Testbed::for_test_with(test, &["dnsmasq", "busybox"])?;
         let files = tempfile::tempdir().unwrap();
         let path = files.path().join("udhcpc.script");
         std::fs::write(&path, device_script()).unwrap();
@@ -292,12 +284,6 @@ impl Lab {
             self.agent.as_ref().map(Process::output).unwrap_or_default(),
         )
     }
-}
-
-/// Whether `program` is on the `PATH` (as `ip netns exec` looks it up).
-fn installed(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// The script udhcpc calls. A device's script configures the lease on the interface (as

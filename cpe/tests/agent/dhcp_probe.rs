@@ -174,7 +174,7 @@ fn add_cpe_v4(testbed: &Testbed) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dhcpinform_from_an_addressed_interface_leads_to_bootstrap_at_the_dnsmasq_url() {
-    let Some(testbed) = Testbed::for_test("dhcpinform_probe") else {
+    let Some(testbed) = Testbed::for_test_with("dhcpinform_probe", &["dnsmasq"]) else {
         return;
     };
     testbed.add_cpe_address().unwrap();
@@ -189,7 +189,7 @@ async fn dhcpinform_from_an_addressed_interface_leads_to_bootstrap_at_the_dnsmas
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dhcpdiscover_without_an_address_takes_no_lease_and_leads_to_bootstrap() {
-    let Some(testbed) = Testbed::for_test("dhcpdiscover_probe") else {
+    let Some(testbed) = Testbed::for_test_with("dhcpdiscover_probe", &["dnsmasq"]) else {
         return;
     };
     // The agent reaches the ACS once the interface has an address (the system's business).
@@ -204,7 +204,7 @@ async fn dhcpdiscover_without_an_address_takes_no_lease_and_leads_to_bootstrap()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dhcpv6_information_request_leads_to_bootstrap_at_the_option_17_url() {
-    let Some(testbed) = Testbed::for_test("dhcpv6_probe") else {
+    let Some(testbed) = Testbed::for_test_with("dhcpv6_probe", &["dnsmasq"]) else {
         return;
     };
     // After SLAAC, say: stateless DHCPv6 answers what the address did not.
@@ -226,7 +226,7 @@ async fn dhcpv6_information_request_leads_to_bootstrap_at_the_option_17_url() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_errors_name_their_cause_and_exit_non_zero() {
-    let Some(testbed) = Testbed::for_test("probe_errors") else {
+    let Some(testbed) = Testbed::for_test_with("probe_errors", &["dnsmasq"]) else {
         return;
     };
     let state = tempfile::tempdir().unwrap();

@@ -83,7 +83,7 @@ fn the_readme_kea_snippets_give_the_agent_its_acs() {
         ("kea-bbf", assert_bbf as fn(&Intake)),
         ("kea-h3c", assert_h3c),
     ] {
-        let Some(testbed) = Testbed::for_test(name) else {
+        let Some(testbed) = Testbed::for_test_with(name, &["kea-dhcp4", "busybox"]) else {
             return;
         };
         let kea = Kea::start(&testbed, &snippet(name, &acs())).unwrap();
@@ -100,7 +100,7 @@ fn the_readme_dhcpd_snippets_give_the_agent_its_acs() {
         ("dhcpd-bbf", assert_bbf as fn(&Intake)),
         ("dhcpd-h3c", assert_h3c),
     ] {
-        let Some(testbed) = Testbed::for_test(name) else {
+        let Some(testbed) = Testbed::for_test_with(name, &["dhcpd", "busybox"]) else {
             return;
         };
         let dhcpd = Dhcpd::start(&testbed, &snippet(name, &acs())).unwrap();

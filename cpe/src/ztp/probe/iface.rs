@@ -3,14 +3,14 @@
 //! (`ifindex`, the IPv6 scope id) and its first IPv4 address (`getifaddrs`).
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+
+use nix::ifaddrs::InterfaceAddress;
+use nix::net::if_::InterfaceFlags;
 
 use super::ProbeError;
 
 /// Linux's IFNAMSIZ less the terminating NUL.
 const MAX_NAME: usize = 15;
-/// `IFF_UP` in `/sys/class/net/IF/flags`.
-const IFF_UP: u32 = 0x1;
 
 /// A network interface, as the probe needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,54 +29,45 @@ impl Interface {
     /// Looks up `name`: an error if it is no interface name, does not exist, or is down.
     pub fn lookup(name: &str) -> Result<Self, ProbeError> {
         check_name(name)?;
-        let dir = PathBuf::from("/sys/class/net").join(name);
-        if !dir.exists() {
+        let addresses: Vec<InterfaceAddress> = nix::ifaddrs::getifaddrs()
+            .map_err(|e| ProbeError::Interface {
+                name: name.to_owned(),
+                what: "addresses",
+                source: e.into(),
+            })?
+            .filter(|a| a.interface_name == name)
+            .collect();
+        // The link-layer entry (AF_PACKET) names every interface, with or without addresses.
+        let Some((link, flags)) = addresses.iter().find_map(|a| {
+            let link = a.address.as_ref()?.as_link_addr()?;
+            Some((*link, a.flags))
+        }) else {
             return Err(ProbeError::NoSuchInterface(name.to_owned()));
-        }
-        let read = |what: &'static str| {
-            std::fs::read_to_string(dir.join(what))
-                .map(|text| text.trim().to_owned())
-                .map_err(|source| ProbeError::Interface {
-                    name: name.to_owned(),
-                    what,
-                    source,
-                })
         };
-        let invalid = |what: &'static str, text: &str| ProbeError::Interface {
-            name: name.to_owned(),
-            what,
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("unexpected {text:?}"),
-            ),
-        };
-        let flags = read("flags")?;
-        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16)
-            .map_err(|_| invalid("flags", &flags))?;
-        // Administratively down is an error; no carrier yet (at boot) is what retransmission
-        // is for.
-        if flags & IFF_UP == 0 {
+        if !flags.contains(InterfaceFlags::IFF_UP) {
             return Err(ProbeError::InterfaceDown(name.to_owned()));
         }
-        let index = read("ifindex")?;
-        let index = index.parse().map_err(|_| invalid("ifindex", &index))?;
-        let mac = read("address")?;
-        let mac = parse_mac(&mac).ok_or_else(|| invalid("address", &mac))?;
-        let ipv4 = first_ipv4(name).map_err(|source| ProbeError::Interface {
+        let index = u32::try_from(link.ifindex()).map_err(|_| ProbeError::Interface {
             name: name.to_owned(),
-            what: "IPv4 addresses",
-            source,
+            what: "index",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("unexpected index {}", link.ifindex()),
+            ),
         })?;
         Ok(Self {
             name: name.to_owned(),
             index,
-            mac,
-            ipv4,
+            // Loopback and tunnels have no 6-byte hardware address: zeros.
+            mac: link.addr().unwrap_or_default(),
+            ipv4: addresses
+                .iter()
+                .find_map(|a| a.address.as_ref()?.as_sockaddr_in().map(|sin| sin.ip())),
         })
     }
 }
 
-/// Refuses what cannot be an interface name (and could walk out of `/sys/class/net`).
+/// Refuses what cannot be an interface name.
 pub fn check_name(name: &str) -> Result<(), ProbeError> {
     let reason = if name.is_empty() {
         "empty"
@@ -95,25 +86,4 @@ pub fn check_name(name: &str) -> Result<(), ProbeError> {
         name: name.to_owned(),
         reason,
     })
-}
-
-/// `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0; 6];
-    let mut parts = text.split(':');
-    for byte in &mut mac {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
-fn first_ipv4(name: &str) -> std::io::Result<Option<Ipv4Addr>> {
-    let addresses = nix::ifaddrs::getifaddrs().map_err(std::io::Error::from)?;
-    Ok(addresses
-        .filter(|a| a.interface_name == name)
-        .find_map(|a| a.address?.as_sockaddr_in().map(|sin| sin.ip())))
 }
