@@ -13,10 +13,11 @@ use schemas::rpc::EventCode;
 
 use crate::support::Running;
 use crate::support::acs::ScriptedAcs;
-use crate::support::cwmp::{events, script, value};
-use crate::ztp::{PC, no_url_config, wait_informs};
+use crate::support::cwmp::{PC, events, no_url_config, script, value, wait_informs};
+use crate::support::readme::snippet;
 
-const CODE: &str = "PC-PROBE";
+/// The provisioning code of the README's snippets.
+const CODE: &str = "ZTP-LAB";
 
 /// A scripted ACS listening on `addr` inside the server's namespace.
 fn acs_in_server(testbed: &Testbed, addr: IpAddr) -> ScriptedAcs {
@@ -28,16 +29,14 @@ fn acs_in_server(testbed: &Testbed, addr: IpAddr) -> ScriptedAcs {
     ScriptedAcs::start_on(listener, script(None))
 }
 
-/// dnsmasq answering vendor class `dslforum.org` with `url` and [`CODE`] (option 43, BBF
-/// sub-options 1 and 2) and enterprise 3561 with the same in DHCPv6 option 17.
-fn dnsmasq(testbed: &Testbed, url: &str) -> Dnsmasq {
-    let lines = [
-        format!("dhcp-option=vendor:dslforum.org,1,\"{url}\""),
-        format!("dhcp-option=vendor:dslforum.org,2,\"{CODE}\""),
-        format!("dhcp-option=vi-encap:3561,option6:1,\"{url}\""),
-        format!("dhcp-option=vi-encap:3561,option6:2,\"{CODE}\""),
-    ];
-    Dnsmasq::start(testbed, &lines).unwrap()
+/// dnsmasq with the README's snippets: vendor class `dslforum.org` gets option 43 (BBF form)
+/// and enterprise 3561 gets DHCPv6 option 17, both naming the ACS at `authority`
+/// (`host:port`) and [`CODE`]. Returns dnsmasq and the URL it gives.
+fn dnsmasq(testbed: &Testbed, authority: &str) -> (Dnsmasq, String) {
+    let mut lines = snippet("dnsmasq-bbf", authority);
+    lines.extend(snippet("dnsmasq-v6", authority));
+    let url = format!("http://{authority}/cwmp");
+    (Dnsmasq::start(testbed, &lines).unwrap(), url)
 }
 
 /// Waits until the CPE's end of the veth pair has carrier, so the first request is not lost
@@ -108,7 +107,11 @@ struct Case {
 /// first session.
 async fn probe_then_bootstrap(testbed: &Testbed, case: Case) {
     let acs = acs_in_server(testbed, case.acs);
-    let dnsmasq = dnsmasq(testbed, &acs.url);
+    let authority = acs
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/acs");
+    let (dnsmasq, url) = dnsmasq(testbed, authority);
     let state = tempfile::tempdir().unwrap();
     link_up(testbed).await;
 
@@ -126,7 +129,7 @@ async fn probe_then_bootstrap(testbed: &Testbed, case: Case) {
     if json {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["transport"], case.transport);
-        assert_eq!(report["url"], acs.url.as_str());
+        assert_eq!(report["url"], url.as_str());
         assert_eq!(report["provisioning_code"], CODE);
         assert!(stderr.contains("no agent running"), "{stderr}");
     } else {
@@ -134,10 +137,7 @@ async fn probe_then_bootstrap(testbed: &Testbed, case: Case) {
             stdout.contains(&format!("transport:          {}", case.transport)),
             "{stdout}"
         );
-        assert!(
-            stdout.contains(&acs.url) && stdout.contains(CODE),
-            "{stdout}"
-        );
+        assert!(stdout.contains(&url) && stdout.contains(CODE), "{stdout}");
         assert!(stdout.contains("no agent running"), "{stdout}");
     }
     if case.transport == "dhcpv4-discover" {
@@ -162,7 +162,7 @@ async fn probe_then_bootstrap(testbed: &Testbed, case: Case) {
         events(&inform)
     );
     // The ACS listens only at the address and port dnsmasq named: the Inform came there.
-    assert!(acs.requests()[0].start.starts_with("POST /acs "));
+    assert!(acs.requests()[0].start.starts_with("POST /cwmp "));
     assert_eq!(value(&inform, PC).as_deref(), Some(CODE));
 }
 

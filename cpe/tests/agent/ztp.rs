@@ -8,7 +8,6 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cpe::config::{Config, FileConfig, Overrides};
 use cpe::control::{self, Request, Response, Status};
 use cpe::ztp::hook::{self, Delivery};
 use schemas::dhcp::{AcsDiscovery, Dialect, hex};
@@ -18,37 +17,11 @@ use schemas::rpc::*;
 use crate::support::Running;
 use crate::support::acs::ScriptedAcs;
 use crate::support::auth::{self, Scheme};
-use crate::support::cwmp::{events, informs, script, source, status, value};
+use crate::support::cwmp::{
+    PC, events, informs, no_url_config, script, source, status, value, wait_informs,
+};
 
-pub(crate) const PC: &str = "Device.DeviceInfo.ProvisioningCode";
 const URL: &str = "Device.ManagementServer.URL";
-
-/// An agent's configuration with no ACS URL: it waits for DHCP.
-pub(crate) fn no_url_config(state_dir: &Path) -> Config {
-    Config::resolve(
-        FileConfig::default(),
-        Overrides {
-            state_dir: Some(state_dir.to_owned()),
-            connreq_listen: Some("127.0.0.1:0".into()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap()
-}
-
-pub(crate) async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform> {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let found = informs(acs);
-            if found.len() >= count {
-                break found;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the Informs arrived")
-}
 
 /// Starts an agent and waits until its control socket answers (a hook run before that finds
 /// no agent and leaves the lease for its next start).

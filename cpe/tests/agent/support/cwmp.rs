@@ -2,7 +2,9 @@
 //! received, and what the agent's status says about where its values came from.
 
 use std::path::Path;
+use std::time::Duration;
 
+use cpe::config::{Config, FileConfig, Overrides};
 use cpe::control::{self, Request, Response, Status};
 use schemas::rpc::{EventCode, Inform, InformResponse};
 use schemas::soap::CwmpNamespace;
@@ -77,4 +79,35 @@ pub(crate) fn source<'a>(status: &'a Status, name: &str) -> &'a str {
         .find(|(n, _)| n == name)
         .map(|(_, s)| s.as_str())
         .unwrap_or_else(|| panic!("no source for {name}: {:?}", status.sources))
+}
+
+/// `DeviceInfo.ProvisioningCode`, which option 43 sub-option 2 sets.
+pub(crate) const PC: &str = "Device.DeviceInfo.ProvisioningCode";
+
+/// An agent's configuration with no ACS URL: it waits for DHCP.
+pub(crate) fn no_url_config(state_dir: &Path) -> Config {
+    Config::resolve(
+        FileConfig::default(),
+        Overrides {
+            state_dir: Some(state_dir.to_owned()),
+            connreq_listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap()
+}
+
+/// The first `count` Informs the ACS received, waiting up to 20 s for them.
+pub(crate) async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform> {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let found = informs(acs);
+            if found.len() >= count {
+                break found;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the Informs arrived")
 }
