@@ -77,36 +77,33 @@ fn assert_h3c(intake: &Intake) {
     assert_eq!(intake.password.as_deref(), Some("s3cret"));
 }
 
-#[test]
-fn the_readme_kea_snippets_give_the_agent_its_acs() {
-    for (name, check) in [
-        ("kea-bbf", assert_bbf as fn(&Intake)),
-        ("kea-h3c", assert_h3c),
-    ] {
-        let Some(testbed) = Testbed::for_test_with(name, &["kea-dhcp4", "busybox"]) else {
+/// Runs the README's `{server}-bbf` and `{server}-h3c` snippets on a server that `start`
+/// starts (and `log` reads), each in a fresh testbed, and checks what the hook saved.
+fn readme_snippets<S>(
+    server: &str,
+    program: &'static str,
+    start: fn(&Testbed, &[String]) -> Result<S, netlab::Error>,
+    log: fn(&S) -> String,
+) {
+    for (form, check) in [("bbf", assert_bbf as fn(&Intake)), ("h3c", assert_h3c)] {
+        let name = format!("{server}-{form}");
+        let Some(testbed) = Testbed::for_test_with(&name, &[program, "busybox"]) else {
             return;
         };
-        let kea = Kea::start(&testbed, &snippet(name, &acs())).unwrap();
+        let running = start(&testbed, &snippet(&name, &acs())).unwrap();
         let state = tempfile::tempdir().unwrap();
         check(&lease_through_the_hook(&testbed, state.path(), || {
-            kea.log()
+            log(&running)
         }));
     }
 }
 
 #[test]
+fn the_readme_kea_snippets_give_the_agent_its_acs() {
+    readme_snippets("kea", "kea-dhcp4", Kea::start, Kea::log);
+}
+
+#[test]
 fn the_readme_dhcpd_snippets_give_the_agent_its_acs() {
-    for (name, check) in [
-        ("dhcpd-bbf", assert_bbf as fn(&Intake)),
-        ("dhcpd-h3c", assert_h3c),
-    ] {
-        let Some(testbed) = Testbed::for_test_with(name, &["dhcpd", "busybox"]) else {
-            return;
-        };
-        let dhcpd = Dhcpd::start(&testbed, &snippet(name, &acs())).unwrap();
-        let state = tempfile::tempdir().unwrap();
-        check(&lease_through_the_hook(&testbed, state.path(), || {
-            dhcpd.log()
-        }));
-    }
+    readme_snippets("dhcpd", "dhcpd", Dhcpd::start, Dhcpd::log);
 }
