@@ -1193,3 +1193,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fuzz_seeds_are_frames_or_bodies_that_read() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/tunnel_frame");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let reads = CloudMessage::decode(&bytes).is_ok()
+            || DeviceFrame::decode(&bytes).is_ok()
+            || CasInfo::decode(&bytes).is_ok()
+            || RegisterAnswer::decode(&bytes).is_ok();
+        assert!(reads, "{} does not read", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 5);
+}
