@@ -9,6 +9,7 @@
 //! - [`value`]: typed parameter values and `dateTime`.
 //! - [`path`]: parameter names and partial paths.
 //! - [`model`]: TR-181 data-model metadata (types, access, notification rules).
+//! - [`tunnel`]: the cloud-management tunnel's JSON messages and status vocabulary.
 //! - [`Limits`]: bounds on everything read from the wire.
 //!
 //! ```
@@ -30,6 +31,7 @@ pub mod rpc;
 pub mod soap;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tunnel;
 pub mod value;
 
 pub use limits::Limits;
