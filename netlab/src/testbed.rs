@@ -210,10 +210,21 @@ fn sweep_stale() {
         else {
             continue;
         };
-        if !std::path::Path::new(&format!("/proc/{owner}")).exists() {
+        if !alive(owner) {
             remove(&name);
         }
     }
+}
+
+/// Whether process `pid` runs: it exists and is not a zombie waiting to be reaped (as a
+/// killed test process is until its parent reaps it).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // `pid (comm) state ...`; the command may hold spaces and parentheses.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| !matches!(state, "Z" | "X"))
+    })
 }
 
 /// Runs `ip` with `args`.

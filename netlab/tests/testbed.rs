@@ -108,3 +108,22 @@ fn kea_and_dhcpd_start_on_the_server_side() {
         dhcpd.log()
     );
 }
+
+#[test]
+fn a_testbed_left_by_a_killed_process_is_swept_at_the_next_create() {
+    let Some(first) = Testbed::for_test("stale sweep") else {
+        return;
+    };
+    drop(first);
+    // A process that has ended (and been reaped) owns this one.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let stale = format!("cwmp-lab-{}-0-srv", gone.id());
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &stale])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let _testbed = Testbed::create().unwrap();
+    assert!(!exists(&stale), "{stale} was swept");
+}
