@@ -415,7 +415,7 @@ impl Tunnel {
 
     /// When [`Self::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let phase = match &self.phase {
+        match &self.phase {
             Phase::Idle => None,
             Phase::Waiting { until } => Some(*until),
             Phase::Up(up) => {
@@ -430,8 +430,7 @@ impl Tunnel {
                     .min()
             }
             _ => self.deadline,
-        };
-        phase
+        }
     }
 
     /// Fires what is due at `now`: the next attempt, a step's deadline, keepalive expiry,
@@ -522,12 +521,9 @@ impl Tunnel {
         if !matches!(self.phase, Phase::Http(current) if current == step) {
             return;
         }
-        let response = match result {
-            Ok(response) => response,
-            Err(_) => {
-                self.process_state = ProcessState::MessageNotSent;
-                return self.fail(step.sending_failed(), now);
-            }
+        let Ok(response) = result else {
+            self.process_state = ProcessState::MessageNotSent;
+            return self.fail(step.sending_failed(), now);
         };
         self.process_state = ProcessState::MessageReceived;
         if self.advance(step, &response, now).is_none() {

@@ -12,6 +12,8 @@ mod buffer;
 mod machine;
 mod status;
 
+#[cfg(test)]
+mod tests;
 
 pub use buffer::{BufferCounters, BufferFull, SendBuffer};
 pub use machine::{
