@@ -958,3 +958,18 @@ fn configuration_and_connection_request_reach_the_agent_and_unbind_idles() {
     assert_eq!(t.poll_timeout(), None);
     assert_eq!(status(&t, t0).device_state, DeviceState::Idle);
 }
+
+#[test]
+fn request_that_cannot_be_sent_fails_sending_with_message_not_sent() {
+    assert_failure(
+        |t, now| {
+            connect(t, now);
+            only_http(t);
+            let error = SendError::Io("broken pipe".into());
+            t.handle_http(HttpStep::CasUrl, Err(error), now);
+        },
+        FailureReason::SendingCasUrlFailed,
+        DeviceState::RequestCasUrl,
+        ProcessState::MessageNotSent,
+    );
+}
