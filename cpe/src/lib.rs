@@ -5,6 +5,7 @@
 //! [`connreq`]) are thin.
 
 pub mod agent;
+pub mod cloud;
 pub mod config;
 pub mod connreq;
 pub mod control;
