@@ -193,6 +193,14 @@ impl Network {
     }
 }
 
+/// How the lab's CPEs get option 43.
+enum Intakes<'a> {
+    /// The lab encoded it; every CPE gets this.
+    Handed(Intake),
+    /// Each CPE asks the DHCP server of this network.
+    Asked(&'a dhcp::Lan),
+}
+
 /// Runs the lab and writes its timeline and summary to `out`.
 pub async fn run(
     options: LabOptions,
@@ -293,7 +301,7 @@ async fn flow(
         "uploaded firmware {FIRMWARE} (64 KiB) to ACS 2's file store through its REST API"
     ));
 
-    let handed_over = match &network {
+    let source = match &network {
         Network::Loopback { fallback } => {
             if let Some(why) = fallback {
                 timeline.note(&format!(
@@ -304,7 +312,9 @@ async fn flow(
             timeline.option43(&bytes, &first.url());
             let discovery = AcsDiscovery::decode_option43(&bytes)
                 .map_err(|e| setup("option 43")(e.to_string()))?;
-            Some(Intake::from_discovery(discovery).map_err(|e| setup("option 43")(e.to_string()))?)
+            Intakes::Handed(
+                Intake::from_discovery(discovery).map_err(|e| setup("option 43")(e.to_string()))?,
+            )
         }
         Network::Lan(lan) => {
             lan.serve_dhcp(&first.url())
@@ -320,7 +330,7 @@ async fn flow(
                 dhcp::PROVISIONING_CODE,
                 netlab::CPE_V4,
             ));
-            None
+            Intakes::Asked(lan)
         }
     };
 
@@ -332,9 +342,9 @@ async fn flow(
     for n in 1..=options.cpes {
         let serial = format!("LAB{n:04}");
         let state = dir.path().join(&serial);
-        let intake = match (&network, &handed_over) {
-            (_, Some(intake)) => intake.clone(),
-            (Network::Lan(lan), None) => {
+        let intake = match &source {
+            Intakes::Handed(intake) => intake.clone(),
+            Intakes::Asked(lan) => {
                 let (finding, intake) = lan.ask().await.map_err(setup("DHCPINFORM"))?;
                 if n == 1 || options.verbose {
                     timeline.note(&format!(
@@ -346,7 +356,6 @@ async fn flow(
                 }
                 intake
             }
-            (Network::Loopback { .. }, None) => unreachable!("loopback hands the bytes over"),
         };
         // As `cpe dhcp hook` does with no agent running: saved for the agent's start.
         cpe::ztp::hook::deliver(&state, &intake)

@@ -245,6 +245,15 @@ fn establish(t: &mut Tunnel, now: Instant) -> Vec<(Link, DeviceMessage)> {
     sent(t, now)
 }
 
+/// A tunnel without services, established at the returned instant, its events drained.
+fn established() -> (Tunnel, Instant) {
+    let t0 = Instant::now();
+    let mut t = tunnel(vec![], t0);
+    establish(&mut t, t0);
+    events(&mut t);
+    (t, t0)
+}
+
 #[test]
 fn happy_flow_reaches_established_and_request_success() {
     let t0 = Instant::now();
@@ -445,10 +454,7 @@ fn unanswered_step_fails_at_its_deadline_with_message_not_received() {
 
 #[test]
 fn keepalive_expires_after_exactly_three_periods_and_reconnect_is_scheduled() {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     for period in 1..=2 {
         let at = t0 + secs(KEEPALIVE * period);
         assert_eq!(t.poll_timeout().map(|w| w <= at), Some(true));
@@ -495,10 +501,7 @@ fn keepalive_expires_after_exactly_three_periods_and_reconnect_is_scheduled() {
 
 #[test]
 fn keepalive_answer_restarts_the_three_period_count() {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     let answered = t0 + secs(2 * KEEPALIVE);
     t.handle_timeout(answered);
     t.handle_frame(
@@ -543,10 +546,7 @@ fn pings_every_period_and_never_wait_for_an_answer() {
 }
 
 fn down_by_close(close: Close) -> (Vec<Event>, CloudStatus) {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     t.handle_closed(Link::Main, close, t0 + secs(1));
     (events(&mut t), status(&t, t0 + secs(1)))
 }
@@ -569,10 +569,7 @@ fn tcp_reset_from_cloud_is_cloud_reset_connection() {
 
 #[test]
 fn domain_or_port_change_drops_with_configuration_changed_and_reconnects_there() {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     t.reconfigure(settings("other.example", 8443), t0 + secs(1));
     assert_eq!(
         events(&mut t),
@@ -604,10 +601,7 @@ fn domain_or_port_change_drops_with_configuration_changed_and_reconnects_there()
 
 #[test]
 fn keepalive_only_change_keeps_the_tunnel_and_uses_the_new_period() {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     let next = CloudSettings::new("cloud.example", 443, 10, PING as u16).unwrap();
     t.reconfigure(next, t0);
     assert!(events(&mut t).is_empty());
@@ -891,10 +885,7 @@ fn backoff_grows_doubling_with_the_injected_jitter_up_to_the_cap() {
 
 #[test]
 fn reset_drops_with_cloud_reset_connection_and_starts_over_now() {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     t.reset(t0 + secs(3));
     assert_eq!(
         events(&mut t),
@@ -913,10 +904,7 @@ fn reset_drops_with_cloud_reset_connection_and_starts_over_now() {
 
 #[test]
 fn configuration_and_connection_request_reach_the_agent_and_unbind_idles() {
-    let t0 = Instant::now();
-    let mut t = tunnel(vec![], t0);
-    establish(&mut t, t0);
-    events(&mut t);
+    let (mut t, t0) = established();
     let config = CloudMessage::decode(
         br#"{"optType":3,"seqNumber":4,"uuid":"u-1","parameters":[{"name":"Device.X.Y","value":"1","type":"unsignedInt"}]}"#,
     )
