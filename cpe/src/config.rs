@@ -33,6 +33,12 @@
 //! [log]
 //! format = "text"                          # or "json"
 //!
+//! [cloud]                                  # the cloud-management tunnel (else from DHCP or the ACS)
+//! domain = "cloud.example.net"             # 1-253 characters, case-sensitive
+//! port = 443                               # 1-65535
+//! ca_file = "/etc/cpe/cloud-ca.pem"        # default: the system bundle
+//! secret = "..."                           # the CAS password; default: the serial number
+//!
 //! [commands]                               # what Reboot etc. do on the host
 //! reboot = ["systemctl", "reboot"]         # default: restart the agent's own state
 //! factory_reset = ["/usr/sbin/factory-reset"]
@@ -112,6 +118,39 @@ pub struct FileConfig {
     /// `[commands]`.
     #[serde(default)]
     pub commands: Commands,
+    /// `[cloud]`.
+    #[serde(default)]
+    pub cloud: CloudSection,
+}
+
+/// `[cloud]`: the cloud-management tunnel's server (ARCHITECTURE.md, "Cloud-management
+/// tunnel"). Domain and port are the provisioned `X_<vendor>_CloudManagement.ServerDomain` /
+/// `ServerPort`: written into the data model at start, below what the ACS or `cpe set` chose,
+/// above DHCP (the precedence of [`crate::ztp`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudSection {
+    /// The server's domain name.
+    pub domain: Option<String>,
+    /// The server's TCP port.
+    pub port: Option<u32>,
+    /// PEM file of the CAs trusted for the cloud; default the system bundle.
+    pub ca_file: Option<PathBuf>,
+    /// The device's secret for the CAS (the password of step 2); default the serial number.
+    pub secret: Option<String>,
+}
+
+/// The checked `[cloud]` section.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudConfig {
+    /// The server's domain name, 1-253 characters.
+    pub domain: Option<String>,
+    /// The server's TCP port.
+    pub port: Option<u16>,
+    /// Trusted CAs for the cloud.
+    pub ca_file: Option<PathBuf>,
+    /// The CAS secret, 1-256 characters.
+    pub secret: Option<String>,
 }
 
 /// `[acs]`: the ACS to call (TR-069 `ManagementServer.URL`, `Username`, `Password`).
@@ -230,6 +269,12 @@ pub struct Overrides {
     pub connreq_listen: Option<String>,
     /// `--log-format` / `CPE_LOG_FORMAT`.
     pub log_format: Option<String>,
+    /// `--cloud-domain` / `CPE_CLOUD_DOMAIN`.
+    pub cloud_domain: Option<String>,
+    /// `--cloud-port` / `CPE_CLOUD_PORT`.
+    pub cloud_port: Option<u32>,
+    /// `--cloud-ca` / `CPE_CLOUD_CA`.
+    pub cloud_ca: Option<PathBuf>,
 }
 
 /// How logs are written.
@@ -277,6 +322,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Host commands.
     pub commands: Commands,
+    /// The cloud-management tunnel.
+    pub cloud: CloudConfig,
 }
 
 impl Config {
@@ -389,6 +436,7 @@ impl Config {
                 });
             }
         }
+        let cloud = check_cloud(file.cloud, o.cloud_domain, o.cloud_port, o.cloud_ca)?;
         Ok(Self {
             acs_url,
             acs_username,
@@ -408,8 +456,56 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             log_format,
             commands: file.commands,
+            cloud,
         })
     }
+}
+
+/// `[cloud]` with the command line's overrides, each value in its range.
+fn check_cloud(
+    file: CloudSection,
+    domain: Option<String>,
+    port: Option<u32>,
+    ca_file: Option<PathBuf>,
+) -> Result<CloudConfig, ConfigError> {
+    let domain = domain.or(file.domain);
+    if let Some(domain) = &domain
+        && schemas::tunnel::CloudSettings::with_defaults(domain.clone()).is_err()
+    {
+        return Err(ConfigError::Invalid {
+            field: "cloud.domain",
+            value: domain.clone(),
+            allowed: "a domain name of 1 to 253 letters, digits, `-`, `.` and `_`",
+        });
+    }
+    let port = match port.or(file.port) {
+        None => None,
+        Some(port) => Some(
+            u16::try_from(port)
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| ConfigError::Invalid {
+                    field: "cloud.port",
+                    value: port.to_string(),
+                    allowed: "a TCP port, from 1 to 65535",
+                })?,
+        ),
+    };
+    if let Some(secret) = &file.secret
+        && (secret.is_empty() || secret.chars().count() > 256)
+    {
+        return Err(ConfigError::Invalid {
+            field: "cloud.secret",
+            value: format!("({} characters)", secret.chars().count()),
+            allowed: "1 to 256 characters",
+        });
+    }
+    Ok(CloudConfig {
+        domain,
+        port,
+        ca_file: ca_file.or(file.ca_file),
+        secret: file.secret,
+    })
 }
 
 impl Config {
@@ -533,6 +629,38 @@ mod tests {
         assert!(err.contains("tls.client_key"), "{err}");
         let err = parse("[log]\nformat = \"xml\"").unwrap_err().to_string();
         assert_eq!(err, "`log.format` = xml: text or json");
+    }
+
+    #[test]
+    fn the_cloud_section_is_checked_and_the_flags_beat_it() {
+        let c = parse("[cloud]\ndomain = \"Cloud.Example\"\nport = 8443\nsecret = \"s\"").unwrap();
+        assert_eq!(
+            c.cloud.domain.as_deref(),
+            Some("Cloud.Example"),
+            "case kept"
+        );
+        assert_eq!(c.cloud.port, Some(8443));
+        assert_eq!(c.cloud.secret.as_deref(), Some("s"));
+        let err = parse("[cloud]\nport = 70000").unwrap_err().to_string();
+        assert_eq!(err, "`cloud.port` = 70000: a TCP port, from 1 to 65535");
+        let err = parse("[cloud]\nport = 0").unwrap_err().to_string();
+        assert!(err.starts_with("`cloud.port` = 0:"), "{err}");
+        let long = "a".repeat(254);
+        let err = parse(&format!("[cloud]\ndomain = \"{long}\"")).unwrap_err();
+        assert!(err.to_string().starts_with("`cloud.domain` = aaa"), "{err}");
+        let err = parse("[cloud]\nsecret = \"\"").unwrap_err().to_string();
+        assert!(err.starts_with("`cloud.secret`"), "{err}");
+        let file: FileConfig = toml::from_str("[cloud]\ndomain = \"a.example\"\nport = 1").unwrap();
+        let o = Overrides {
+            cloud_domain: Some("b.example".into()),
+            cloud_port: Some(2),
+            cloud_ca: Some("/ca.pem".into()),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(file, o).unwrap();
+        assert_eq!(c.cloud.domain.as_deref(), Some("b.example"));
+        assert_eq!(c.cloud.port, Some(2));
+        assert_eq!(c.cloud.ca_file, Some(PathBuf::from("/ca.pem")));
     }
 
     #[test]

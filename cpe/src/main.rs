@@ -124,6 +124,15 @@ struct RunArgs {
     /// Log format: text or json.
     #[arg(long, env = "CPE_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Cloud-management server domain (1-253 characters), overriding the configuration.
+    #[arg(long, env = "CPE_CLOUD_DOMAIN")]
+    cloud_domain: Option<String>,
+    /// Cloud-management server port (1-65535), overriding the configuration.
+    #[arg(long, env = "CPE_CLOUD_PORT")]
+    cloud_port: Option<u32>,
+    /// PEM file of the CAs trusted for the cloud-management server.
+    #[arg(long, env = "CPE_CLOUD_CA")]
+    cloud_ca: Option<PathBuf>,
 }
 
 fn parse_assignment(text: &str) -> Result<(String, String), String> {
@@ -167,6 +176,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 serial: args.serial,
                 connreq_listen: args.connreq_listen,
                 log_format: args.log_format,
+                cloud_domain: args.cloud_domain,
+                cloud_port: args.cloud_port,
+                cloud_ca: args.cloud_ca,
             };
             let config = Config::load(args.config.as_deref(), overrides)?;
             init_logging(config.log_format);

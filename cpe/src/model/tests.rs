@@ -1204,24 +1204,36 @@ fn default_gateway_profile_loads_with_the_cloud_management_defaults() {
     assert_eq!(profile.root(), "Device");
     let mut model = DataModel::new(profile);
     assert_eq!(
-        get(&model, "Device.X_EXAMPLE_CloudManagement.Port"),
+        get(&model, "Device.X_EXAMPLE_CloudManagement.ServerPort"),
         Value::UnsignedInt(443)
     );
     assert_eq!(
-        get(&model, "Device.X_EXAMPLE_CloudManagement.Keepalive"),
+        get(&model, "Device.X_EXAMPLE_CloudManagement.KeepaliveInterval"),
         Value::UnsignedInt(180)
     );
     assert_eq!(
-        get(&model, "Device.X_EXAMPLE_CloudManagement.Ping"),
+        get(&model, "Device.X_EXAMPLE_CloudManagement.PingInterval"),
         Value::UnsignedInt(60)
     );
     let err = set_acs(
         &mut model,
-        "Device.X_EXAMPLE_CloudManagement.Keepalive",
+        "Device.X_EXAMPLE_CloudManagement.KeepaliveInterval",
         Value::UnsignedInt(601),
     )
     .unwrap_err();
     assert_eq!(err.errors[0].fault_code(), FaultCode::InvalidParameterValue);
+    let code = "Device.X_EXAMPLE_CloudManagement.UnbindingCode";
+    set_acs(&mut model, code, Value::String("unbind-42".into())).unwrap();
+    assert_eq!(get(&model, code), Value::String("unbind-42".into()));
+    let seen = model.parameter_values(code).unwrap();
+    assert_eq!(seen[0].1, Value::String(String::new()), "write-only");
+    let err = set_acs(
+        &mut model,
+        "Device.X_EXAMPLE_CloudManagement.Status.ConnectionState",
+        Value::String("Established".into()),
+    )
+    .unwrap_err();
+    assert_eq!(err.errors[0].fault_code(), FaultCode::NonWritableParameter);
     assert_eq!(
         get(&model, "Device.WiFi.SSIDNumberOfEntries"),
         Value::UnsignedInt(2)

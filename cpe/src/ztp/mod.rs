@@ -55,7 +55,12 @@ pub const RETRY_MULTIPLIER: &str = "Device.ManagementServer.CWMPRetryIntervalMul
 
 /// The parameters of a cloud-management vendor object (ARCHITECTURE.md, "Cloud-management
 /// tunnel") that DHCP sub-options 0x81-0x84 set, relative to the object.
-pub const CLOUD_PARAMETERS: [&str; 4] = ["Domain", "Port", "Keepalive", "Ping"];
+pub const CLOUD_PARAMETERS: [&str; 4] = [
+    "ServerDomain",
+    "ServerPort",
+    "KeepaliveInterval",
+    "PingInterval",
+];
 
 /// Where a value in use came from (see the [module documentation](self) for the order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -124,12 +129,12 @@ impl Cloud {
     fn values(&self) -> Vec<(&'static str, Value)> {
         let mut out = Vec::new();
         if let Some(domain) = &self.domain {
-            out.push(("Domain", Value::String(domain.clone())));
+            out.push(("ServerDomain", Value::String(domain.clone())));
         }
         for (name, number) in [
-            ("Port", self.port),
-            ("Keepalive", self.keepalive),
-            ("Ping", self.ping),
+            ("ServerPort", self.port),
+            ("KeepaliveInterval", self.keepalive),
+            ("PingInterval", self.ping),
         ] {
             if let Some(n) = number {
                 out.push((name, Value::UnsignedInt(u32::from(n))));
@@ -405,7 +410,7 @@ fn cloud_parameter(name: &str) -> bool {
 pub fn cloud_object<'a>(children: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     children
         .into_iter()
-        .find(|name| cloud_parameter(&format!("{name}Domain")))
+        .find(|name| cloud_parameter(&format!("{name}ServerDomain")))
 }
 
 #[cfg(test)]

@@ -165,10 +165,10 @@ fn tracked_values_hold_when_the_acs_or_cli_set_them() {
         vec![
             (RETRY_MULTIPLIER.to_owned(), Value::UnsignedInt(3000)),
             (
-                format!("{object}Domain"),
+                format!("{object}ServerDomain"),
                 Value::String("cloud.example".into())
             ),
-            (format!("{object}Port"), Value::UnsignedInt(8443)),
+            (format!("{object}ServerPort"), Value::UnsignedInt(8443)),
         ]
     );
     assert_eq!(plan.cloud, Some(intake.cloud.clone()));
@@ -177,7 +177,7 @@ fn tracked_values_hold_when_the_acs_or_cli_set_them() {
     record(&mut after, &intake, &plan);
     assert_eq!(after.values[PROVISIONING_CODE], Source::Acs);
     assert_eq!(after.values[RETRY_MULTIPLIER], Source::Dhcp);
-    assert_eq!(after.values[&format!("{object}Domain")], Source::Dhcp);
+    assert_eq!(after.values[&format!("{object}ServerDomain")], Source::Dhcp);
     assert_eq!(after.cloud, Some(intake.cloud));
 }
 
@@ -231,7 +231,7 @@ fn sources_order_and_names() {
 #[test]
 fn tracked_parameters_and_the_cloud_object() {
     assert!(is_tracked(PROVISIONING_CODE));
-    assert!(is_tracked("Device.X_EXAMPLE_CloudManagement.Port"));
+    assert!(is_tracked("Device.X_EXAMPLE_CloudManagement.ServerPort"));
     assert!(!is_tracked("Device.X_EXAMPLE_CloudManagement.Enable"));
     assert!(!is_tracked(URL));
     assert_eq!(

@@ -419,13 +419,17 @@ async fn cloud_sub_options_from_dnsmasq_land_in_the_cloud_management_object() {
         .get(&[CLOUD])
         .await
         .into_iter()
-        .filter(|(name, _)| !name.ends_with(".Enable"))
+        .filter(|(name, _)| {
+            cpe::ztp::CLOUD_PARAMETERS
+                .iter()
+                .any(|p| name.strip_prefix(CLOUD) == Some(*p))
+        })
         .collect();
     let expected = [
-        ("Domain", "cloud.example.net"),
-        ("Port", "443"),
-        ("Keepalive", "180"),
-        ("Ping", "60"),
+        ("ServerDomain", "cloud.example.net"),
+        ("ServerPort", "443"),
+        ("KeepaliveInterval", "180"),
+        ("PingInterval", "60"),
     ];
     assert_eq!(
         cloud,

@@ -10,7 +10,7 @@ pub struct ProfileError {
     pub file: String,
     /// The 1-based line; 0 when the problem is the whole file.
     pub line: usize,
-    /// The entry and field, e.g. ``Device.X_EXAMPLE_CloudManagement.Port `value` ``.
+    /// The entry and field, e.g. ``Device.X_EXAMPLE_CloudManagement.ServerPort `value` ``.
     pub field: String,
     /// What is wrong.
     pub kind: ProfileErrorKind,

@@ -10,7 +10,7 @@
 //! has it; any field the profile gives overrides the table's, except that a TOML profile may
 //! not change a standard parameter's type. A parameter the table does not have must declare
 //! its `type`. Vendor extensions use TR-106 names, `X_<OUI or vendor>_<Name>`
-//! (`Device.X_EXAMPLE_CloudManagement.Port`), and declare `type` and `writable`.
+//! (`Device.X_EXAMPLE_CloudManagement.ServerPort`), and declare `type` and `writable`.
 //!
 //! # TOML format
 //!
@@ -20,7 +20,7 @@
 //!
 //! # One entry per parameter, named by template (instance numbers written {i}).
 //! [[parameter]]
-//! name = "Device.X_EXAMPLE_CloudManagement.Keepalive"
+//! name = "Device.X_EXAMPLE_CloudManagement.KeepaliveInterval"
 //! type = "unsignedInt"      # string int unsignedInt long unsignedLong boolean dateTime
 //!                           # base64 hexBinary (an `xsd:` prefix is accepted)
 //! writable = true           # SetParameterValues allowed (default: TR-181's, else false)
@@ -87,7 +87,7 @@
 //! # Errors
 //!
 //! A bad profile gives a [`ProfileError`] naming the file, the line, the entry and field, and
-//! what is allowed: `default.toml:212: Device.X_EXAMPLE_CloudManagement.Port `value`: 70000
+//! what is allowed: `default.toml:212: Device.X_EXAMPLE_CloudManagement.ServerPort `value`: 70000
 //! is outside the allowed range 1..=65535`.
 
 mod build;
