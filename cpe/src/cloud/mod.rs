@@ -9,6 +9,7 @@
 //! instant it wants to be woken at. Time and the back-off jitter are injected.
 
 mod buffer;
+mod driver;
 mod machine;
 mod status;
 
@@ -16,6 +17,9 @@ mod status;
 mod tests;
 
 pub use buffer::{BufferCounters, BufferFull, SendBuffer};
+pub use driver::{
+    CloudClient, DriverConfig, DriverError, IO_TIMEOUT, SendRefused, Stopped, cloud_tls,
+};
 pub use machine::{
     Action, Backoff, Close, ConnectError, Event, HttpMethod, HttpResponse, HttpStep, Link,
     ResolveError, STEP_TIMEOUT, SendError, ServiceModule, Tunnel, TunnelConfig,

@@ -47,5 +47,8 @@ pub use config::{
 pub use error::{ProxyError, TimeoutKind, TlsConfigError, TransportError};
 pub use url::{AcsUrl, Scheme};
 
+/// The cloud tunnel trusts the same anchors the same way.
+pub(crate) use tls::client_config;
+
 #[cfg(test)]
 pub(crate) mod tests;
