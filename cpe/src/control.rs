@@ -48,6 +48,15 @@ pub enum Request {
         /// The decoded and checked option 43.
         intake: crate::ztp::Intake,
     },
+    /// `cpe cloud status`: the tunnel's status table.
+    CloudStatus,
+    /// `cpe cloud reset`: drop the tunnel and establish it again.
+    CloudReset,
+    /// `cpe cloud unbind CODE`: send the unbinding code to the cloud.
+    CloudUnbind {
+        /// The code, 1-64 printable characters without whitespace.
+        code: String,
+    },
 }
 
 /// What the agent answers.
@@ -67,6 +76,12 @@ pub enum Response {
     Dhcp {
         /// One line per value: changed, or kept and why.
         summary: String,
+    },
+    /// The cloud tunnel's status table: `(field, printed value)` in the table's order
+    /// ([`crate::cloud::StatusTable`]).
+    CloudStatus {
+        /// The rows.
+        rows: Vec<(String, String)>,
     },
     /// The request was refused; the message says why.
     Error {

@@ -47,6 +47,33 @@ enum Command {
         #[command(subcommand)]
         command: DhcpCommand,
     },
+    /// The cloud-management tunnel of the running agent.
+    Cloud {
+        #[command(subcommand)]
+        command: CloudCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CloudCommand {
+    /// Print the tunnel's state, as `display cloud-management state` does.
+    Status {
+        #[command(flatten)]
+        state: StateDir,
+        /// Print JSON: an object of the same fields, in the same order.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop the tunnel and establish it again.
+    Reset(StateDir),
+    /// Send the unbinding code to the cloud, so that another user can register the device.
+    Unbind {
+        #[command(flatten)]
+        state: StateDir,
+        /// The unbinding code: 1-64 printable characters without whitespace.
+        #[arg(value_parser = parse_unbinding_code)]
+        code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +170,15 @@ fn parse_assignment(text: &str) -> Result<(String, String), String> {
         return Err(format!("`{text}` has no parameter name before `=`"));
     }
     Ok((name.to_owned(), value.to_owned()))
+}
+
+fn parse_unbinding_code(text: &str) -> Result<String, String> {
+    let length = text.chars().count();
+    if (1..=64).contains(&length) && text.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(text.to_owned())
+    } else {
+        Err("an unbinding code is 1 to 64 printable ASCII characters without spaces".to_owned())
+    }
 }
 
 fn main() -> ExitCode {
@@ -247,7 +283,36 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dhcp {
             command: DhcpCommand::Probe(args),
         } => dhcp_probe(args).await,
+        Command::Cloud { command } => cloud(command).await,
     }
+}
+
+/// `cpe cloud status|reset|unbind`.
+async fn cloud(command: CloudCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CloudCommand::Status { state, json } => {
+            let Response::CloudStatus { rows } =
+                ask(&state.state_dir, Request::CloudStatus).await?
+            else {
+                anyhow::bail!("the agent answered something other than the tunnel's status");
+            };
+            let table = cpe::cloud::StatusTable(rows);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&table)?);
+            } else {
+                print!("{}", table.render());
+            }
+        }
+        CloudCommand::Reset(state) => {
+            ask(&state.state_dir, Request::CloudReset).await?;
+            println!("the cloud-management tunnel is being established again");
+        }
+        CloudCommand::Unbind { state, code } => {
+            ask(&state.state_dir, Request::CloudUnbind { code }).await?;
+            println!("unbinding code sent to the cloud");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cpe dhcp hook`: what the DHCP client's call says, to the agent.

@@ -116,6 +116,7 @@ impl super::driver::SessionHandler for Handler<'_> {
             let mut core = lock(self.core);
             core.events.delivered();
             core.changed.clear();
+            core.state.last_inform = Some(super::unix_seconds());
             if std::mem::take(&mut core.bootstrap_in_flight) {
                 core.state.bootstrapped_url = core
                     .session_url

@@ -17,6 +17,7 @@
 //! socket or, while it is stopped, a file in the state directory (`cpe dhcp hook`); the
 //! precedence between DHCP, the ACS, the CLI and the configuration is [`crate::ztp`]'s.
 
+mod cloud;
 pub mod driver;
 mod handler;
 mod state;
@@ -72,6 +73,9 @@ pub enum AgentError {
     /// The Connection Request server could not start.
     #[error("connection request server: {0}")]
     ConnectionRequest(#[from] connreq::Error),
+    /// The cloud tunnel's TLS settings could not be loaded.
+    #[error("cloud-management tunnel: {0}")]
+    Cloud(#[from] crate::cloud::DriverError),
 }
 
 /// Files of the state directory.
@@ -124,6 +128,16 @@ pub struct Agent {
         tokio::sync::mpsc::UnboundedSender<Outcome>,
         tokio::sync::mpsc::UnboundedReceiver<Outcome>,
     ),
+    cloud: cloud::Cloud,
+}
+
+/// What woke the agent's loop.
+enum Wake {
+    Shutdown,
+    Timer,
+    Outcome(Outcome),
+    ConnectionRequest(Option<signal::Wakeup>),
+    Cloud(crate::cloud::Event),
 }
 
 impl Agent {
@@ -185,6 +199,7 @@ impl Agent {
         }
         core.choose_acs_url(&config);
         core.choose_acs_credentials(&config);
+        core.choose_cloud(&config);
         core.restarted(&config, now);
         let pending_dhcp = config.state_dir.join(crate::ztp::hook::PENDING_FILE);
         let had_pending_dhcp = match load::<crate::ztp::Intake>(&pending_dhcp) {
@@ -224,6 +239,13 @@ impl Agent {
             path: core.state.connreq_path.clone(),
             ..ServerConfig::default()
         };
+        let cloud = cloud::Cloud::new(
+            core.cloud_object(),
+            crate::cloud::cloud_tls(config.cloud.ca_file.as_deref())?,
+            config.cloud.secret.clone(),
+            notifier.clone(),
+            server_config.rate_limit,
+        );
         let server = ConnectionRequestServer::builder(server_config)
             .bind(source, notifier)
             .await?;
@@ -258,6 +280,7 @@ impl Agent {
             connreq_waiter,
             executor: Arc::new(executor),
             outcomes: tokio::sync::mpsc::unbounded_channel(),
+            cloud,
         })
     }
 
@@ -286,11 +309,21 @@ impl Agent {
         }
         let control = {
             let (core, wake) = (self.core.clone(), self.wake.clone());
+            let tunnel = self.cloud.shared();
             let dir = self.config.state_dir.clone();
             tokio::spawn(async move {
                 let serve = control::serve(&dir, move |request| {
-                    let (core, wake) = (core.clone(), wake.clone());
-                    async move { control_request(&core, &wake, request) }
+                    let (core, wake, tunnel) = (core.clone(), wake.clone(), tunnel.clone());
+                    async move {
+                        match request {
+                            Request::CloudStatus
+                            | Request::CloudReset
+                            | Request::CloudUnbind { .. } => {
+                                cloud::Cloud::control(&tunnel, &core, request).await
+                            }
+                            request => control_request(&core, &wake, request),
+                        }
+                    }
                 });
                 if let Err(e) = serve.await {
                     tracing::error!(%e, "control socket stopped");
@@ -302,6 +335,7 @@ impl Agent {
         // wake the loop over and over.
         let mut connreq_alive = true;
         loop {
+            self.cloud.sync(&self.core).await;
             let next = {
                 let mut core = lock(&self.core);
                 // Transfers that ended during the last session are recorded before the next one,
@@ -328,23 +362,30 @@ impl Agent {
                 None => self.session().await,
                 Some(wait) => {
                     let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
-                    tokio::select! {
-                        () = &mut shutdown => break,
-                        () = sleep => {}
-                        () = self.wake.notified() => {}
-                        Some(outcome) = self.outcomes.1.recv() => {
-                            lock(&self.core).transfer_ended(outcome);
-                        }
+                    let woken = tokio::select! {
+                        () = &mut shutdown => Wake::Shutdown,
+                        () = sleep => Wake::Timer,
+                        () = self.wake.notified() => Wake::Timer,
+                        Some(outcome) = self.outcomes.1.recv() => Wake::Outcome(outcome),
                         wakeup = self.connreq_waiter.wait(), if connreq_alive => {
-                            if wakeup.is_some() {
-                                let mut core = lock(&self.core);
-                                core.events.queue_mut().add(EventCode::ConnectionRequest);
-                                core.session_due = true;
-                            } else {
-                                tracing::error!("the Connection Request server stopped");
-                                connreq_alive = false;
-                            }
+                            Wake::ConnectionRequest(wakeup)
                         }
+                        event = self.cloud.next_event() => Wake::Cloud(event),
+                    };
+                    match woken {
+                        Wake::Shutdown => break,
+                        Wake::Timer => {}
+                        Wake::Outcome(outcome) => lock(&self.core).transfer_ended(outcome),
+                        Wake::ConnectionRequest(Some(_)) => {
+                            let mut core = lock(&self.core);
+                            core.events.queue_mut().add(EventCode::ConnectionRequest);
+                            core.session_due = true;
+                        }
+                        Wake::ConnectionRequest(None) => {
+                            tracing::error!("the Connection Request server stopped");
+                            connreq_alive = false;
+                        }
+                        Wake::Cloud(event) => self.cloud.handle(event, &self.core).await,
                     }
                 }
             }
@@ -494,6 +535,54 @@ impl Core {
             }
         }
         self.state.acs_credentials_source = Some(CredentialsSource::Config);
+    }
+
+    /// The configured cloud server (`[cloud] domain` / `port`, `--cloud-domain` /
+    /// `--cloud-port`) into the cloud-management object, by the URL's rule: values the ACS or
+    /// the CLI set beat the configuration, unless the configuration itself changed since; the
+    /// configuration beats DHCP ([`crate::ztp`]).
+    fn choose_cloud(&mut self, config: &Config) {
+        let Some(object) = self.cloud_object() else {
+            return;
+        };
+        let configured = [
+            (
+                "ServerDomain",
+                config.cloud.domain.clone().map(Value::String),
+            ),
+            (
+                "ServerPort",
+                config.cloud.port.map(|p| Value::UnsignedInt(u32::from(p))),
+            ),
+        ];
+        let fingerprint = format!("{:?}", (&config.cloud.domain, config.cloud.port));
+        let configured_changed = self.state.configured_cloud.as_ref() != Some(&fingerprint);
+        if configured_changed {
+            self.state.configured_cloud = Some(fingerprint);
+        }
+        for (parameter, value) in configured {
+            let Some(value) = value else {
+                continue;
+            };
+            let name = format!("{object}{parameter}");
+            let source = self.state.ztp.values.get(&name).copied();
+            let held = matches!(
+                source,
+                Some(crate::ztp::Source::Acs | crate::ztp::Source::Cli)
+            ) && !configured_changed;
+            if held {
+                continue;
+            }
+            match self.model.set_value(&name, &value, Origin::Local) {
+                Ok(_) => {
+                    self.state
+                        .ztp
+                        .values
+                        .insert(name, crate::ztp::Source::Config);
+                }
+                Err(e) => tracing::error!(%e, "could not apply the configured cloud server"),
+            }
+        }
     }
 
     /// The ACS set `ManagementServer.Username` or `Password` (SetParameterValues): from now on
@@ -890,6 +979,7 @@ impl Core {
             // Back to the provisioned credentials, as the URL.
             self.state.acs_credentials_source = None;
             self.choose_acs_credentials(config);
+            self.choose_cloud(config);
             self.events.bootstrap();
             self.session_due = true;
         }
@@ -1064,6 +1154,12 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
             core.save_all();
             wake.notify_one();
             Response::Done
+        }
+        // Answered by the tunnel's side (`cloud::Cloud::control`), which awaits the driver.
+        Request::CloudStatus | Request::CloudReset | Request::CloudUnbind { .. } => {
+            Response::Error {
+                message: "the cloud tunnel's requests are not answered here".to_owned(),
+            }
         }
         Request::Dhcp { intake } => match core.apply_dhcp(&intake) {
             Ok(summary) => {

@@ -29,6 +29,10 @@ pub struct AgentState {
     /// the model alone.
     #[serde(default)]
     pub configured_credentials: Option<String>,
+    /// The cloud server the configuration gave last time (`[cloud] domain` and `port`), to
+    /// tell an operator's change from a restart.
+    #[serde(default)]
+    pub configured_cloud: Option<String>,
     /// The last URL that received a `0 BOOTSTRAP`.
     pub bootstrapped_url: Option<String>,
     /// The Connection Request path, kept so the URL survives restarts.
@@ -39,6 +43,9 @@ pub struct AgentState {
     pub sessions_failed: u64,
     /// When the last session ended and how.
     pub last_session: Option<(String, String)>,
+    /// When the ACS last accepted an Inform (Unix seconds), as the cloud report mirrors it.
+    #[serde(default)]
+    pub last_inform: Option<i64>,
     /// The kernel's boot ID at the agent's last start, to tell a device boot from an agent
     /// restart.
     #[serde(default)]

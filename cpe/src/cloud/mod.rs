@@ -24,4 +24,4 @@ pub use machine::{
     Action, Backoff, Close, ConnectError, Event, HttpMethod, HttpResponse, HttpStep, Link,
     ResolveError, STEP_TIMEOUT, SendError, ServiceModule, Tunnel, TunnelConfig,
 };
-pub use status::{CloudStatus, render};
+pub use status::{CloudStatus, StatusTable, render};

@@ -48,6 +48,28 @@ pub struct CloudStatus {
 }
 
 impl CloudStatus {
+    /// The table of a tunnel that does not run (disabled, or no server domain configured):
+    /// unconnected and idle, with the configured place.
+    pub fn unconnected(domain: impl Into<String>, port: u16) -> Self {
+        Self {
+            connection_state: ConnectionState::Unconnected,
+            device_state: DeviceState::Idle,
+            server_address: None,
+            domain: domain.into(),
+            port,
+            connected_at: None,
+            duration: None,
+            process_state: ProcessState::DnsNotParsed,
+            failure_reason: FailureReason::NotAvailable,
+            last_down: None,
+            last_report_failure: None,
+            dropped_after_limit: 0,
+            total_dropped: 0,
+            last_report_incomplete: None,
+            buffer_full_count: 0,
+        }
+    }
+
     /// The table's rows, in order: field name and printed value.
     pub fn rows(&self) -> Vec<(&'static str, String)> {
         fn or_na<T>(value: Option<T>, f: impl FnOnce(T) -> String) -> String {
@@ -100,23 +122,53 @@ impl CloudStatus {
 /// Serialized as an object of the table's rows (field name to printed value), in order.
 impl Serialize for CloudStatus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let rows = self.rows();
-        let mut map = serializer.serialize_map(Some(rows.len()))?;
-        for (name, value) in &rows {
+        StatusTable::from(self).serialize(serializer)
+    }
+}
+
+/// The status table as printed values, in order: what the control socket carries to
+/// `cpe cloud status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatusTable(pub Vec<(String, String)>);
+
+impl From<&CloudStatus> for StatusTable {
+    fn from(status: &CloudStatus) -> Self {
+        Self(
+            status
+                .rows()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+        )
+    }
+}
+
+/// Serialized as an object (field name to printed value), in the table's order.
+impl Serialize for StatusTable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
             map.serialize_entry(name, value)?;
         }
         map.end()
     }
 }
 
-/// The text `display cloud-management state` prints: one `name : value` line per field,
-/// names padded to one column.
+impl StatusTable {
+    /// The text `display cloud-management state` prints: one `name : value` line per field,
+    /// names padded to one column.
+    pub fn render(&self) -> String {
+        let width = self.0.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        self.0
+            .iter()
+            .map(|(name, value)| format!("{name:<width$} : {value}\n"))
+            .collect()
+    }
+}
+
+/// The text `display cloud-management state` prints for `status` ([`StatusTable::render`]).
 pub fn render(status: &CloudStatus) -> String {
-    let rows = status.rows();
-    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-    rows.iter()
-        .map(|(name, value)| format!("{name:<width$} : {value}\n"))
-        .collect()
+    StatusTable::from(status).render()
 }
 
 /// A wall-clock time as UTC `xsd:dateTime` (whole seconds).

@@ -55,6 +55,7 @@ mod server;
 pub mod signal;
 
 pub use rate::RateLimit;
+pub(crate) use rate::RateLimiter;
 pub use server::{
     ConnectionRequestServer, DEFAULT_PORT, ServerBuilder, ServerConfig, ServerHandle, ServerStats,
 };

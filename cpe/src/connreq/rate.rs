@@ -29,13 +29,13 @@ impl Default for RateLimit {
 
 /// A sliding-window log of accepted requests: memory is `max_requests` instants.
 #[derive(Debug)]
-pub(super) struct RateLimiter {
+pub(crate) struct RateLimiter {
     limit: RateLimit,
     accepted: VecDeque<Instant>,
 }
 
 impl RateLimiter {
-    pub(super) fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         Self {
             limit,
             accepted: VecDeque::with_capacity(limit.max_requests.min(1024) as usize),
@@ -43,7 +43,7 @@ impl RateLimiter {
     }
 
     /// Takes one slot if the window has one; `false` means answer 503.
-    pub(super) fn try_acquire(&mut self, now: Instant) -> bool {
+    pub(crate) fn try_acquire(&mut self, now: Instant) -> bool {
         while let Some(&oldest) = self.accepted.front() {
             if now.saturating_duration_since(oldest) >= self.limit.window {
                 self.accepted.pop_front();
