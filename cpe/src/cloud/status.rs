@@ -85,7 +85,10 @@ impl CloudStatus {
                 "Cloud server address",
                 or_na(self.server_address, |a| a.to_string()),
             ),
-            ("Cloud server domain name", self.domain.clone()),
+            (
+                "Cloud server domain name",
+                or_na(Some(&self.domain).filter(|d| !d.is_empty()), Clone::clone),
+            ),
             ("Local port", self.port.to_string()),
             ("Connected at", or_na(self.connected_at, time)),
             ("Duration", or_na(self.duration, format_duration)),

@@ -1,6 +1,7 @@
 //! The agent against a scripted ACS over loopback: one test binary.
 
 mod acs_auth;
+mod cloud_cli;
 mod connreq;
 mod dhcp_netns;
 mod dhcp_probe;
