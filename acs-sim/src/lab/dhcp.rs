@@ -11,6 +11,7 @@
 //! Without root or namespaces, [`Lan::start`] says why, and the lab hands the option-43 bytes
 //! over in the process instead.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,10 +116,12 @@ impl Lan {
     }
 
     /// Starts dnsmasq with option 43 naming `acs_url` and the lab's provisioning code.
-    pub(super) async fn serve_dhcp(&self, acs_url: &str) -> Result<(), String> {
+    pub(super) async fn serve_dhcp(&self, acs_url: &str, cloud: SocketAddr) -> Result<(), String> {
         let lines = [
             format!(r#"dhcp-option=vendor:dslforum.org,1,"{acs_url}""#),
             format!(r#"dhcp-option=vendor:dslforum.org,2,"{PROVISIONING_CODE}""#),
+            format!(r#"dhcp-option=vendor:dslforum.org,129,"{}""#, cloud.ip()),
+            format!(r#"dhcp-option=vendor:dslforum.org,130,"{}""#, cloud.port()),
         ];
         let testbed = Arc::clone(&self.testbed);
         let dnsmasq = tokio::task::spawn_blocking(move || Dnsmasq::start(&testbed, &lines))

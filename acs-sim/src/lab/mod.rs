@@ -5,7 +5,8 @@
 //! directory. Each CPE starts with nothing but its serial number and the option-43 bytes a DHCP
 //! server would give it (TR-069 §3.1). Then, per device:
 //!
-//! 1. first contact with ACS 1 (`0 BOOTSTRAP` Inform);
+//! 1. first contact with ACS 1 (`0 BOOTSTRAP` Inform), and the cloud-management tunnel to the
+//!    lab's cloud server ([`crate::cloud`]) with its three sub-connections;
 //! 2. ACS 1 provisions it (Connection Request credentials, the scenario's values);
 //! 3. ACS 1 re-points it to ACS 2 (`ManagementServer.URL`);
 //! 4. first contact with ACS 2 (`0 BOOTSTRAP` again: a new ACS URL is a new bootstrap);
@@ -14,8 +15,8 @@
 //! 7. the device's TransferComplete;
 //! 8. a Reboot, and the device's `M Reboot` Inform.
 //!
-//! The run prints a timeline and a summary table; it succeeds only if every step happened for
-//! every device.
+//! The run prints a timeline and a summary table, then the first device's `cpe cloud status`;
+//! it succeeds only if every step happened for every device.
 //!
 //! Each agent starts with no ACS URL and gets option 43 the way `cpe dhcp hook` hands it over
 //! (saved in its state directory, applied at start, source `dhcp`). With `--dhcp` the bytes
@@ -39,6 +40,7 @@ use cpe::ztp::Intake;
 use schemas::dhcp::{AcsDiscovery, Dialect};
 
 use crate::acs::{Acs, AcsConfig, AcsEvent, ConnReqConfig, TranscriptConfig};
+use crate::cloud::{CloudConfig, CloudEvent, CloudEventKind, CloudServer};
 use crate::files::FileStore;
 use crate::scenario::Scenario;
 use crate::store::{DeviceId, SqliteStore};
@@ -295,6 +297,22 @@ async fn flow(
 
     let timeline = Timeline::new(out, started, options.cpes, options.verbose);
     timeline.setup(&first, &second, files_addr);
+    let names = [ip.to_string(), "localhost".to_owned()];
+    let certificate = crate::cloud::lab_certificate(&names)
+        .map_err(|e| setup("cloud certificate")(e.to_string()))?;
+    let cloud_ca = dir.path().join("cloud-ca.pem");
+    std::fs::write(&cloud_ca, &certificate.ca_pem)
+        .map_err(|e| setup("cloud certificate")(e.to_string()))?;
+    let cloud_server = CloudServer::bind(CloudConfig {
+        listen: SocketAddr::new(ip, 0),
+        ..CloudConfig::new(certificate.server)
+    })
+    .await
+    .map_err(|e| setup("cloud server")(e.to_string()))?;
+    let cloud_addr = cloud_server.local_addr();
+    let cloud = cloud_server.handle();
+    tokio::spawn(cloud_server.serve(stopped(&stop)));
+    timeline.cloud(cloud_addr);
     let firmware = vec![0x5a; 64 * 1024];
     upload_firmware(second.nbi, firmware.len(), firmware).await?;
     timeline.note(&format!(
@@ -308,8 +326,8 @@ async fn flow(
                     "--dhcp: {why}; handing the option-43 bytes over in the process instead"
                 ));
             }
-            let bytes = option43(&first.url())?;
-            timeline.option43(&bytes, &first.url());
+            let bytes = option43(&first.url(), cloud_addr)?;
+            timeline.option43(&bytes, &first.url(), cloud_addr);
             let discovery = AcsDiscovery::decode_option43(&bytes)
                 .map_err(|e| setup("option 43")(e.to_string()))?;
             Intakes::Handed(
@@ -317,14 +335,14 @@ async fn flow(
             )
         }
         Network::Lan(lan) => {
-            lan.serve_dhcp(&first.url())
+            lan.serve_dhcp(&first.url(), cloud_addr)
                 .await
                 .map_err(setup("dnsmasq"))?;
             let (server, cpe) = lan.names();
             timeline.note(&format!(
                 "dnsmasq in network namespace {server} ({}) serves option 43 for vendor class \
-                 dslforum.org: ACS URL {}, provisioning code {}; the CPEs run in {cpe} ({}) and \
-                 ask with DHCPINFORM",
+                 dslforum.org: ACS URL {}, provisioning code {}, cloud server {cloud_addr}; the \
+                 CPEs run in {cpe} ({}) and ask with DHCPINFORM",
                 netlab::SERVER_V4,
                 first.url(),
                 dhcp::PROVISIONING_CODE,
@@ -361,13 +379,18 @@ async fn flow(
         cpe::ztp::hook::deliver(&state, &intake)
             .await
             .map_err(|e| setup("DHCP intake")(e.to_string()))?;
-        let config = cpe_config(&serial, &state, &network.connreq_listen())
+        let config = cpe_config(&serial, &state, &network.connreq_listen(), &cloud_ca)
             .map_err(setup("CPE configuration"))?;
+        // The agent's CAS secret is its serial number unless configured.
+        cloud
+            .add_device(&serial, &serial)
+            .map_err(|e| setup("cloud registry")(e.to_string()))?;
         // Subscribed before the agent starts, so no event of this device is missed.
         let device = Device {
             serial,
             first: first.acs.events(),
             second: second.acs.events(),
+            cloud: cloud.subscribe(),
             nbi: second.nbi,
             timeline: timeline.clone(),
         };
@@ -389,6 +412,14 @@ async fn flow(
         timeline.note(&format!("gave up after {:?}", options.deadline));
     }
     let report = timeline.finish();
+    let first_state = dir.path().join("LAB0001");
+    let table = match cpe::control::request(&first_state, &cpe::control::Request::CloudStatus).await
+    {
+        Ok(cpe::control::Response::CloudStatus { rows }) => cpe::cloud::StatusTable(rows).render(),
+        Ok(other) => format!("unexpected answer: {other:?}\n"),
+        Err(e) => format!("{e}\n"),
+    };
+    timeline.block("LAB0001: cpe cloud status", &table);
     let _ = stop_agents.send(true);
     for agent in agents {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
@@ -422,11 +453,17 @@ async fn upload_firmware(nbi: SocketAddr, size: usize, bytes: Vec<u8>) -> Result
 }
 
 /// The option-43 payload a DHCP server gives the lab's CPEs: the ACS URL and the provisioning
-/// code in the Broadband Forum layout (TR-069 §3.1, sub-options 1 and 2).
-fn option43(acs_url: &str) -> Result<Vec<u8>, LabError> {
+/// code in the Broadband Forum layout (TR-069 §3.1, sub-options 1 and 2), and the
+/// cloud-management server (sub-options 0x81 and 0x82).
+fn option43(acs_url: &str, cloud: SocketAddr) -> Result<Vec<u8>, LabError> {
     let discovery = AcsDiscovery {
         url: Some(acs_url.to_owned()),
         provisioning_code: Some(dhcp::PROVISIONING_CODE.to_owned()),
+        cloud: schemas::dhcp::CloudParams {
+            domain: Some(cloud.ip().to_string()),
+            port: Some(cloud.port()),
+            ..Default::default()
+        },
         ..AcsDiscovery::default()
     };
     discovery
@@ -434,11 +471,13 @@ fn option43(acs_url: &str) -> Result<Vec<u8>, LabError> {
         .map_err(|e| setup("option 43")(e.to_string()))
 }
 
-/// A CPE's configuration: no ACS URL (DHCP gives it), its serial number and state directory.
+/// A CPE's configuration: no ACS URL (DHCP gives it), its serial number and state directory,
+/// and the lab's cloud CA.
 fn cpe_config(
     serial: &str,
     state: &Path,
     connreq_listen: &str,
+    cloud_ca: &Path,
 ) -> Result<cpe::config::Config, String> {
     cpe::config::Config::resolve(
         cpe::config::FileConfig::default(),
@@ -446,6 +485,7 @@ fn cpe_config(
             serial: Some(serial.to_owned()),
             state_dir: Some(state.to_owned()),
             connreq_listen: Some(connreq_listen.to_owned()),
+            cloud_ca: Some(cloud_ca.to_owned()),
             ..cpe::config::Overrides::default()
         },
     )
@@ -457,6 +497,7 @@ struct Device {
     serial: String,
     first: broadcast::Receiver<AcsEvent>,
     second: broadcast::Receiver<AcsEvent>,
+    cloud: broadcast::Receiver<CloudEvent>,
     nbi: SocketAddr,
     timeline: Timeline,
 }
@@ -480,6 +521,16 @@ impl Device {
         })
         .await?;
         self.timeline.step(&self.serial, Step::Bootstrap);
+        let mut links = 0;
+        next(&mut self.cloud, |e| {
+            if e.serial != serial {
+                return None;
+            }
+            links += usize::from(matches!(e.kind, CloudEventKind::LinkUp { .. }));
+            (links == crate::cloud::DEFAULT_SERVICES.len()).then_some(())
+        })
+        .await?;
+        self.timeline.step(&self.serial, Step::CloudTunnel);
         loop {
             let (label, fault) = next(&mut self.first, |e| match e {
                 AcsEvent::JobDone {
@@ -600,9 +651,9 @@ fn has(events: &[String], code: &str) -> bool {
 }
 
 /// Waits for the first event `pick` accepts.
-async fn next<T>(
-    events: &mut broadcast::Receiver<AcsEvent>,
-    mut pick: impl FnMut(&AcsEvent) -> Option<T>,
+async fn next<E: Clone, T>(
+    events: &mut broadcast::Receiver<E>,
+    mut pick: impl FnMut(&E) -> Option<T>,
 ) -> Result<T, ()> {
     loop {
         match events.recv().await {
@@ -612,7 +663,7 @@ async fn next<T>(
                 }
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "the lab fell behind the ACS events");
+                tracing::warn!(missed, "the lab fell behind the ACS or cloud events");
             }
             Err(broadcast::error::RecvError::Closed) => return Err(()),
         }

@@ -13,6 +13,8 @@ use super::Instance;
 pub enum Step {
     /// First contact with ACS 1: the `0 BOOTSTRAP` Inform.
     Bootstrap,
+    /// The cloud-management tunnel is up with its three sub-connections.
+    CloudTunnel,
     /// ACS 1 set values on the device.
     Provisioned,
     /// ACS 1 moved the device to ACS 2.
@@ -33,8 +35,9 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Bootstrap,
+        Self::CloudTunnel,
         Self::Provisioned,
         Self::Repointed,
         Self::SecondBootstrap,
@@ -49,6 +52,7 @@ impl Step {
     pub fn title(self) -> &'static str {
         match self {
             Self::Bootstrap => "first contact with ACS 1 (0 BOOTSTRAP)",
+            Self::CloudTunnel => "cloud tunnel up (3 sub-connections)",
             Self::Provisioned => "provisioned by ACS 1",
             Self::Repointed => "moved to ACS 2 (ManagementServer.URL)",
             Self::SecondBootstrap => "first contact with ACS 2 (0 BOOTSTRAP)",
@@ -65,6 +69,9 @@ impl Step {
         match self {
             Self::Bootstrap => {
                 "called ACS 1 for the first time (its DHCP server told it where): \"0 BOOTSTRAP\""
+            }
+            Self::CloudTunnel => {
+                "opened its cloud-management tunnel (WebSocket over TLS; DHCP named the cloud too) and one sub-connection per service"
             }
             Self::Provisioned => "ACS 1 wrote settings into it",
             Self::Repointed => "ACS 1 told it to use ACS 2 from now on",
@@ -156,10 +163,33 @@ impl Timeline {
         });
     }
 
-    pub(super) fn option43(&self, bytes: &[u8], url: &str) {
+    /// The cloud-management server of the lab.
+    pub(super) fn cloud(&self, addr: SocketAddr) {
+        self.with(|t| {
+            let _ = writeln!(t.out, "A cloud-management server (the tunnel devices keep open behind NAT):");
+            let _ = writeln!(t.out, "  cloud                  https://{addr}/ (WebSocket tunnel, REST API /api/devices)\n");
+        });
+    }
+
+    /// A block of text under a heading (the first device's `cpe cloud status`).
+    pub(super) fn block(&self, heading: &str, text: &str) {
+        self.with(|t| {
+            let _ = writeln!(t.out, "\n{heading}");
+            for line in text.lines() {
+                let _ = writeln!(t.out, "  {line}");
+            }
+        });
+    }
+
+    pub(super) fn option43(&self, bytes: &[u8], url: &str, cloud: SocketAddr) {
         self.note("each device knows only its serial number; its DHCP server hands it option 43:");
         self.note(&format!("  {}", schemas::dhcp::hex::colon_separated(bytes)));
         self.note(&format!("  = sub-option 1, the ACS URL: {url}"));
+        self.note(&format!(
+            "  + sub-options 0x81-0x82, the cloud-management server: {} port {}",
+            cloud.ip(),
+            cloud.port()
+        ));
         self.with(|t| {
             let _ = writeln!(t.out, "\nTimeline (seconds since start)");
         });
