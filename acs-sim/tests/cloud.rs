@@ -5,9 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use acs_sim::acs::{Acs, AcsConfig};
 use acs_sim::cloud::{
     Cloud, CloudConfig, CloudError, CloudEventKind, CloudServer, Faults, lab_certificate,
 };
+use acs_sim::connreq::{self, ConnReqError};
+use acs_sim::files::FileStore;
+use acs_sim::scenario::Scenario;
+use acs_sim::store::{DeviceId, InformSummary, MemoryStore, Store};
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use http::header::{CONTENT_TYPE, COOKIE, HOST, LOCATION};
@@ -923,4 +928,59 @@ async fn registry_checks_serials_and_secrets() {
     assert!(lab.cloud.remove_device(SERIAL));
     assert!(!lab.cloud.remove_device(SERIAL));
     assert!(lab.cloud.devices().is_empty());
+}
+
+/// An ACS whose device `SERIAL` reported a ConnectionRequestURL nobody listens on, with the
+/// lab's cloud attached.
+async fn acs_behind_nat(lab: &Lab) -> (Arc<Acs>, DeviceId, tempfile::TempDir) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let files = FileStore::new(dir.path()).unwrap();
+    let acs = Acs::new(store, AcsConfig::default(), Scenario::default(), files);
+    assert!(acs.attach_cloud(lab.cloud.clone()));
+    let inform = InformSummary {
+        oui: "00259E".to_owned(),
+        product_class: "HG8245".to_owned(),
+        serial_number: SERIAL.to_owned(),
+        connection_request_url: Some(format!("http://{closed}/cr")),
+        ..InformSummary::default()
+    };
+    let id = acs.store.record_inform(&inform).unwrap();
+    (acs, id, dir)
+}
+
+#[tokio::test]
+async fn an_unreachable_connection_request_url_falls_back_to_the_tunnel() {
+    let lab = Lab::start().await;
+    let (acs, id, _dir) = acs_behind_nat(&lab).await;
+    let mut tunnel = lab.establish().await;
+    let kick = tokio::spawn(async move { connreq::kick(&acs, &id).await });
+    let CloudMessage::ConnectionRequest { seq_number } = recv(&mut tunnel.main).await else {
+        panic!("no connection request on the tunnel");
+    };
+    let key = tunnel.key.clone();
+    let answer = DeviceMessage::ConnectionRequestAnswer {
+        seq_number,
+        ret_code: RetCode::OK,
+    };
+    send(&mut tunnel.main, &key, answer).await;
+    assert_eq!(kick.await.unwrap().unwrap(), connreq::Path::Cloud);
+}
+
+#[tokio::test]
+async fn an_unreachable_url_and_no_tunnel_fail_with_both_reasons() {
+    let lab = Lab::start().await;
+    let (acs, id, _dir) = acs_behind_nat(&lab).await;
+    let error = connreq::kick(&acs, &id).await.unwrap_err();
+    assert!(
+        matches!(&error, ConnReqError::Tunnel { http, .. } if matches!(**http, ConnReqError::Unreachable { .. })),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().ends_with("is offline (no main link)"),
+        "{error}"
+    );
 }
