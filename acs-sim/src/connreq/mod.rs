@@ -110,7 +110,7 @@ pub enum ConnReqError {
     #[error("{http}; through the cloud tunnel: {cloud}")]
     Tunnel {
         /// Why the HTTP request failed.
-        http: Box<ConnReqError>,
+        http: Box<Self>,
         /// Why the tunnel did: the cloud's error, or the device's retCode.
         cloud: String,
     },
