@@ -312,6 +312,8 @@ async fn flow(
     let cloud_addr = cloud_server.local_addr();
     let cloud = cloud_server.handle();
     tokio::spawn(cloud_server.serve(stopped(&stop)));
+    // A device ACS 2 cannot reach over HTTP is woken through its tunnel.
+    second.acs.attach_cloud(cloud.clone());
     timeline.cloud(cloud_addr);
     let firmware = vec![0x5a; 64 * 1024];
     upload_firmware(second.nbi, firmware.len(), firmware).await?;
