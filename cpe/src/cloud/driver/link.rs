@@ -238,11 +238,12 @@ async fn serve<S>(
     }
 }
 
-/// A reset by the peer is [`Close::Reset`]; anything else that ends the reading is
-/// [`Close::Error`].
+/// A reset by the peer is [`Close::Reset`], a message over [`MAX_FRAME`] is
+/// [`Close::TooLarge`]; anything else that ends the reading is [`Close::Error`].
 fn read_error(error: WsError) -> Close {
     match error {
         WsError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Close::Reset,
+        WsError::Capacity(_) => Close::TooLarge,
         other => Close::Error(other.to_string()),
     }
 }
@@ -256,6 +257,8 @@ fn send_error(error: WsError) -> SendError {
 
 #[cfg(test)]
 mod tests {
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+
     use super::*;
 
     #[test]
@@ -294,5 +297,10 @@ mod tests {
             read_error(WsError::ConnectionClosed),
             Close::Error(_)
         ));
+        let too_long = CapacityError::MessageTooLong {
+            size: MAX_FRAME + 1,
+            max_size: MAX_FRAME,
+        };
+        assert_eq!(read_error(WsError::Capacity(too_long)), Close::TooLarge);
     }
 }
