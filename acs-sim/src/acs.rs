@@ -2,11 +2,12 @@
 //! provisioning scenario, the file area, and a change signal the REST API waits on.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, watch};
 
+use crate::cloud::Cloud;
 use crate::files::FileStore;
 use crate::scenario::Scenario;
 use crate::session::SessionConfig;
@@ -24,6 +25,7 @@ pub struct Acs {
     pub files: FileStore,
     changes: watch::Sender<u64>,
     events: broadcast::Sender<AcsEvent>,
+    cloud: OnceLock<Cloud>,
 }
 
 impl Acs {
@@ -41,7 +43,19 @@ impl Acs {
             files,
             changes: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
+            cloud: OnceLock::new(),
         })
+    }
+
+    /// Attaches the cloud-management server whose tunnels carry Connection Requests the
+    /// device's ConnectionRequestURL cannot (issue 6, the NAT case); `false` if one already is.
+    pub fn attach_cloud(&self, cloud: Cloud) -> bool {
+        self.cloud.set(cloud).is_ok()
+    }
+
+    /// The attached cloud-management server, if any.
+    pub fn cloud(&self) -> Option<&Cloud> {
+        self.cloud.get()
     }
 
     /// A receiver that wakes whenever a session changed the store (a task done or faulted, a

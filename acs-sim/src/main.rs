@@ -55,6 +55,37 @@ enum Command {
     },
     /// Run the ACS: CWMP endpoint, REST API and file server.
     Serve(Box<ServeArgs>),
+    /// Run the cloud-management server simulator (the far end of `cpe`'s cloud tunnel).
+    Cloud(CloudArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CloudArgs {
+    /// Listen address.
+    #[arg(long, default_value = acs_sim::cloud::DEFAULT_LISTEN)]
+    listen: std::net::SocketAddr,
+    /// Certificate chain (PEM); without it a lab certificate is made at start.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Write the CA of the made lab certificate here (PEM), for `cpe run --cloud-ca`.
+    #[arg(long, conflicts_with = "cert")]
+    write_ca: Option<PathBuf>,
+    /// A name of the made lab certificate (repeatable) [default: localhost, 127.0.0.1].
+    #[arg(long = "name", conflicts_with = "cert")]
+    names: Vec<String>,
+    /// A device the cloud knows, `SERIAL:SECRET` (repeatable).
+    #[arg(long = "device", value_name = "SERIAL:SECRET", value_parser = parse_device)]
+    devices: Vec<(String, String)>,
+    /// A micro-service offered for sub-connections (repeatable) [default: confmgr, stamgr,
+    /// devmgr].
+    #[arg(long = "service")]
+    services: Vec<String>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,6 +154,7 @@ fn main() -> ExitCode {
                 lab(options).await
             }
             Command::Serve(args) => serve(*args).await.map(|()| ExitCode::SUCCESS),
+            Command::Cloud(args) => cloud(args).await.map(|()| ExitCode::SUCCESS),
         }
     });
     match result {
@@ -222,6 +254,58 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("a listener failed")?;
     }
     Ok(())
+}
+
+async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
+    use acs_sim::cloud::{CloudConfig, CloudServer, lab_certificate, load_tls};
+
+    init_logging(args.log_json, "info");
+    let tls = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => load_tls(cert, key)?,
+        _ => {
+            let names = if args.names.is_empty() {
+                vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
+            } else {
+                args.names.clone()
+            };
+            let lab = lab_certificate(&names)?;
+            match &args.write_ca {
+                Some(path) => std::fs::write(path, &lab.ca_pem)
+                    .with_context(|| format!("cannot write the CA to {}", path.display()))?,
+                None => {
+                    tracing::warn!("lab certificate made; pass --write-ca to give devices its CA")
+                }
+            }
+            lab.server
+        }
+    };
+    let mut config = CloudConfig::new(tls);
+    config.listen = args.listen;
+    if !args.services.is_empty() {
+        config.services = args.services;
+    }
+    let server = CloudServer::bind(config)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let cloud = server.handle();
+    for (serial, secret) in &args.devices {
+        cloud
+            .add_device(serial, secret)
+            .with_context(|| format!("--device {serial}"))?;
+    }
+    tracing::info!(listen = %server.local_addr(), devices = args.devices.len(), "cloud server serving");
+    server.serve(shutdown_signal()).await;
+    Ok(())
+}
+
+/// `SERIAL:SECRET` of `--device`.
+fn parse_device(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((serial, secret)) if !serial.is_empty() && !secret.is_empty() => {
+            Ok((serial.to_owned(), secret.to_owned()))
+        }
+        _ => Err(format!("expected SERIAL:SECRET, got {text:?}")),
+    }
 }
 
 /// `NAME=VALUE` of `--var`.

@@ -4,6 +4,11 @@
 //! The CPE MUST authenticate the request with Digest; it answers `200 OK` (or `204`) with an
 //! empty body and then opens a session with `6 CONNECTION REQUEST`, or `503` when it limits
 //! requests. [`kick`] looks the device up in the store; [`request`] is the bare exchange.
+//!
+//! When the URL cannot be reached (refused, unreachable, no answer in time: a device behind
+//! NAT) and a [`crate::cloud::Cloud`] is attached to the ACS, [`kick`] asks the device through
+//! its cloud tunnel instead (optType 104, this project's; issue 6) and says which [`Path`]
+//! worked.
 
 mod client;
 
@@ -101,11 +106,66 @@ pub enum ConnReqError {
     /// The store lookup task died.
     #[error("device lookup failed: {0}")]
     Lookup(#[source] tokio::task::JoinError),
+    /// The URL could not be reached, and the cloud tunnel did not carry the request either.
+    #[error("{http}; through the cloud tunnel: {cloud}")]
+    Tunnel {
+        /// Why the HTTP request failed.
+        http: Box<Self>,
+        /// Why the tunnel did: the cloud's error, or the device's retCode.
+        cloud: String,
+    },
+}
+
+/// Which way a Connection Request reached the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// `GET` on its ConnectionRequestURL (TR-069 §3.2.2).
+    Http,
+    /// optType 104 on its cloud tunnel.
+    Cloud,
+}
+
+impl Path {
+    /// `http` or `cloud`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Cloud => "cloud",
+        }
+    }
 }
 
 /// Asks `device` to open a session now (TR-069 Amd 6 §3.2.2), with the credentials the ACS
-/// provisioned for it, else `acs.config.connreq.fallback`.
-pub async fn kick(acs: &Acs, device: &DeviceId) -> Result<(), ConnReqError> {
+/// provisioned for it, else `acs.config.connreq.fallback`; through the attached cloud when the
+/// URL cannot be reached.
+pub async fn kick(acs: &Acs, device: &DeviceId) -> Result<Path, ConnReqError> {
+    let error = match kick_http(acs, device).await {
+        Ok(()) => return Ok(Path::Http),
+        Err(error) => error,
+    };
+    let unreachable = matches!(
+        error,
+        ConnReqError::Unreachable { .. } | ConnReqError::Timeout { .. }
+    );
+    let Some(cloud) = acs.cloud().filter(|_| unreachable) else {
+        return Err(error);
+    };
+    let (_, _, serial) = device.parts();
+    let cloud = match cloud
+        .connection_request(&serial, acs.config.connreq.timeout)
+        .await
+    {
+        Ok(ret_code) if ret_code.is_ok() => return Ok(Path::Cloud),
+        Ok(ret_code) => format!("the device answered retCode {}", ret_code.0),
+        Err(cloud) => cloud.to_string(),
+    };
+    Err(ConnReqError::Tunnel {
+        http: Box::new(error),
+        cloud,
+    })
+}
+
+async fn kick_http(acs: &Acs, device: &DeviceId) -> Result<(), ConnReqError> {
     let store = Arc::clone(&acs.store);
     let id = device.clone();
     let record = tokio::task::spawn_blocking(move || store.device(&id))

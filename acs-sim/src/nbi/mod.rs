@@ -25,7 +25,9 @@
 //! succeeds, the request waits up to `timeout` ms (default 3000, at most [`MAX_TIMEOUT`]) for
 //! the task to leave the queue: `200 OK` when the device answered it, `202 Task faulted` (with
 //! the fault under `"fault"`) when it faulted, `202 Task queued but not processed` otherwise.
-//! The body is the task JSON in every case.
+//! The body is the task JSON in every case. After a Connection Request that reached the
+//! device, the `X-Connection-Request-Path` header says how: `http`, or `cloud` when the URL
+//! was unreachable and the cloud tunnel carried it ([`crate::connreq`]).
 //!
 //! **Errors** are `{"message": "..."}`: `400` bad input, `404` unknown device, task, fault or
 //! route, `405` wrong method, `409` a state conflict, `413` a body over [`BODY_LIMIT`], `500`
@@ -51,7 +53,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use self::submit::CONNECTION_REQUEST_ERROR;
+pub use self::submit::{CONNECTION_REQUEST_ERROR, CONNECTION_REQUEST_PATH};
 
 use self::document::Projection;
 use self::error::ApiError;

@@ -31,6 +31,9 @@ const FAULTED: &str = "Task faulted";
 /// Where the Connection Request error is repeated.
 pub const CONNECTION_REQUEST_ERROR: HeaderName =
     HeaderName::from_static("x-connection-request-error");
+/// Which way the Connection Request reached the device: `http` or `cloud` (the tunnel).
+pub const CONNECTION_REQUEST_PATH: HeaderName =
+    HeaderName::from_static("x-connection-request-path");
 /// The longest reason phrase written; longer error texts are cut.
 const MAX_REASON: usize = 200;
 
@@ -111,33 +114,39 @@ async fn submit(
     }
     // Subscribed before the Connection Request, so the session it opens cannot be missed.
     let mut changes = acs.subscribe();
-    if let Err(error) = connreq::kick(acs, &device).await {
-        let reason = reason_text(&error.to_string());
-        let mut response = answer(StatusCode::ACCEPTED, &reason, task_json(&task, task.status));
-        if let Ok(value) = HeaderValue::from_str(&reason) {
-            response
-                .headers_mut()
-                .insert(CONNECTION_REQUEST_ERROR, value);
-        }
-        return Ok(response);
-    }
-    Ok(
-        match wait_for(acs, &task.id, &mut changes, timeout).await? {
-            Outcome::Done => answer(StatusCode::OK, "OK", task_json(&task, TaskStatus::Done)),
-            Outcome::Faulted(task, fault) => {
-                let mut body = task_json(&task, task.status);
-                if let (Some(fault), Value::Object(body)) = (fault, &mut body) {
-                    body.insert("fault".into(), fault_json(&fault));
-                }
-                answer(StatusCode::ACCEPTED, FAULTED, body)
+    let path = match connreq::kick(acs, &device).await {
+        Ok(path) => path,
+        Err(error) => {
+            let reason = reason_text(&error.to_string());
+            let mut response = answer(StatusCode::ACCEPTED, &reason, task_json(&task, task.status));
+            if let Ok(value) = HeaderValue::from_str(&reason) {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION_REQUEST_ERROR, value);
             }
-            Outcome::Pending(task) => answer(
-                StatusCode::ACCEPTED,
-                NOT_PROCESSED,
-                task_json(&task, task.status),
-            ),
-        },
-    )
+            return Ok(response);
+        }
+    };
+    let mut response = match wait_for(acs, &task.id, &mut changes, timeout).await? {
+        Outcome::Done => answer(StatusCode::OK, "OK", task_json(&task, TaskStatus::Done)),
+        Outcome::Faulted(task, fault) => {
+            let mut body = task_json(&task, task.status);
+            if let (Some(fault), Value::Object(body)) = (fault, &mut body) {
+                body.insert("fault".into(), fault_json(&fault));
+            }
+            answer(StatusCode::ACCEPTED, FAULTED, body)
+        }
+        Outcome::Pending(task) => answer(
+            StatusCode::ACCEPTED,
+            NOT_PROCESSED,
+            task_json(&task, task.status),
+        ),
+    };
+    response.headers_mut().insert(
+        CONNECTION_REQUEST_PATH,
+        HeaderValue::from_static(path.as_str()),
+    );
+    Ok(response)
 }
 
 /// A JSON answer with a GenieACS reason phrase.
