@@ -204,6 +204,10 @@ pub enum Close {
     Frame,
     /// The cloud reset the TCP connection.
     Reset,
+    /// The cloud sent a message larger than [`schemas::tunnel::MAX_FRAME`], which the
+    /// WebSocket layer refuses to read ("Memory reached threshold", as
+    /// [`FrameError::counted_as`](schemas::tunnel::FrameError::counted_as) counts it).
+    TooLarge,
     /// A read or write error.
     Error(String),
 }
@@ -606,6 +610,7 @@ impl Tunnel {
         let reason = match close {
             Close::Frame => DownReason::ReceivedWebsocketClosePacketFromCloud,
             Close::Reset => DownReason::CloudResetConnection,
+            Close::TooLarge => DownReason::MemoryReachedThreshold,
             Close::Error(_) => DownReason::SocketConnectionError,
         };
         self.in_flight.retain(|l| *l != link);

@@ -568,6 +568,14 @@ fn tcp_reset_from_cloud_is_cloud_reset_connection() {
 }
 
 #[test]
+fn oversize_message_refused_by_the_websocket_layer_is_memory_reached_threshold() {
+    let reason = DownReason::MemoryReachedThreshold;
+    let (events, s) = down_by_close(Close::TooLarge);
+    assert_eq!(events, [Event::Down(reason)]);
+    assert_eq!(s.last_down.map(|(r, _)| r), Some(reason));
+}
+
+#[test]
 fn domain_or_port_change_drops_with_configuration_changed_and_reconnects_there() {
     let (mut t, t0) = established();
     t.reconfigure(settings("other.example", 8443), t0 + secs(1));

@@ -238,11 +238,12 @@ async fn serve<S>(
     }
 }
 
-/// A reset by the peer is [`Close::Reset`]; anything else that ends the reading is
-/// [`Close::Error`].
+/// A reset by the peer is [`Close::Reset`], a message over [`MAX_FRAME`] is
+/// [`Close::TooLarge`]; anything else that ends the reading is [`Close::Error`].
 fn read_error(error: WsError) -> Close {
     match error {
         WsError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Close::Reset,
+        WsError::Capacity(_) => Close::TooLarge,
         other => Close::Error(other.to_string()),
     }
 }
@@ -256,6 +257,8 @@ fn send_error(error: WsError) -> SendError {
 
 #[cfg(test)]
 mod tests {
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+
     use super::*;
 
     #[test]
@@ -284,6 +287,41 @@ mod tests {
         }
     }
 
+    /// Opens a link to a plain TCP server that answers the upgrade with `answer`.
+    async fn upgrade_answered(answer: &'static str) -> Result<(), ConnectError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut head = [0; 4096];
+            let _ = tcp.read(&mut head).await;
+            let _ = tcp.write_all(answer.as_bytes()).await;
+        });
+        let open = Open {
+            link: Link::Main,
+            id: 1,
+            url: format!("ws://127.0.0.1:{port}/v3/tunnel/base"),
+            cookie: "JSESSIONID=s".to_owned(),
+        };
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        upgrade(tcp, &open).await.map(drop)
+    }
+
+    #[tokio::test]
+    async fn upgrade_refused_with_a_status_is_handshake_with_that_status() {
+        let refused = upgrade_answered("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(refused.await, Err(ConnectError::Handshake(403)));
+    }
+
+    #[tokio::test]
+    async fn upgrade_answered_with_garbage_is_handshake_zero() {
+        let garbage = upgrade_answered("SSH-2.0-OpenSSH_9.6\r\n\r\n");
+        assert_eq!(garbage.await, Err(ConnectError::Handshake(0)));
+    }
+
     #[test]
     fn a_reset_is_told_from_other_read_errors() {
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
@@ -294,5 +332,10 @@ mod tests {
             read_error(WsError::ConnectionClosed),
             Close::Error(_)
         ));
+        let too_long = CapacityError::MessageTooLong {
+            size: MAX_FRAME + 1,
+            max_size: MAX_FRAME,
+        };
+        assert_eq!(read_error(WsError::Capacity(too_long)), Close::TooLarge);
     }
 }

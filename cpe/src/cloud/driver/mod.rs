@@ -23,6 +23,9 @@ mod link;
 mod net;
 mod task;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
