@@ -18,6 +18,9 @@ use super::status::CloudStatus;
 /// "Processing ... failed" and "Message not received".
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most resolved addresses tried in one attempt.
+pub const MAX_ADDRESSES: usize = 8;
+
 /// A connection of the tunnel: the main link (`cmtnlmgr`/`base`) or the sub-link of the
 /// configured service module at this index of [`TunnelConfig::services`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -345,6 +348,9 @@ pub struct Tunnel {
     deadline: Option<Instant>,
     failures: u32,
     address: Option<IpAddr>,
+    /// Resolved addresses not tried yet in this attempt (a refused one moves on to the next,
+    /// so `localhost` resolving to `::1` first still reaches a server on `127.0.0.1`).
+    untried: Vec<IpAddr>,
     session_id: String,
     device_state: DeviceState,
     process_state: ProcessState,
@@ -382,6 +388,7 @@ impl Tunnel {
             deadline: None,
             failures: 0,
             address: None,
+            untried: Vec::new(),
             session_id: String::new(),
             device_state: DeviceState::Idle,
             process_state: ProcessState::DnsNotParsed,
@@ -466,12 +473,24 @@ impl Tunnel {
         if !matches!(self.phase, Phase::Resolving) {
             return;
         }
-        let Some(address) = result.ok().and_then(|addrs| addrs.first().copied()) else {
+        let addresses = result.unwrap_or_default();
+        if addresses.is_empty() {
             return self.fail(FailureReason::DnsParseFailed, now);
-        };
-        self.address = Some(address);
+        }
+        self.untried = addresses;
+        self.untried.truncate(MAX_ADDRESSES);
+        self.untried.reverse();
         self.process_state = ProcessState::DnsParsed;
         self.phase = Phase::Connecting;
+        self.connect_next(now);
+    }
+
+    /// Connects to the next resolved address.
+    fn connect_next(&mut self, now: Instant) {
+        let Some(address) = self.untried.pop() else {
+            return self.fail(FailureReason::SocketConnectionFailed, now);
+        };
+        self.address = Some(address);
         self.deadline = Some(now + STEP_TIMEOUT);
         self.actions.push_back(Action::Connect {
             addr: SocketAddr::new(address, self.config.settings.port()),
@@ -485,6 +504,7 @@ impl Tunnel {
         match (link, &mut self.phase) {
             (Link::Main, Phase::Connecting) => match result {
                 Ok(()) => self.request_cas_url(now),
+                Err(ConnectError::Refused(_)) if !self.untried.is_empty() => self.connect_next(now),
                 Err(e) => self.fail(connect_failure(&e), now),
             },
             (Link::Main, Phase::Handshake) => match result {

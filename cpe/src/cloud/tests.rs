@@ -391,6 +391,33 @@ fn refused_tcp_port_fails_socket_connection() {
 }
 
 #[test]
+fn a_refused_address_moves_on_to_the_next_one_resolved() {
+    let now = Instant::now();
+    let mut t = tunnel(Vec::new(), now);
+    assert_eq!(actions(&mut t).len(), 1, "resolve");
+    let addresses = ["::1", "127.0.0.1"].map(|a| a.parse().unwrap());
+    t.handle_resolved(Ok(addresses.to_vec()), now);
+    let refused = || Err(ConnectError::Refused("refused".into()));
+    for address in addresses {
+        assert_eq!(
+            actions(&mut t),
+            [Action::Connect {
+                addr: std::net::SocketAddr::new(address, 443),
+                domain: "cloud.example".into()
+            }]
+        );
+        assert_eq!(status(&t, now).server_address, Some(address));
+        t.handle_connected(Link::Main, refused(), now);
+    }
+    // Every address refused: the attempt fails as for one.
+    assert_eq!(
+        status(&t, now).failure_reason,
+        FailureReason::SocketConnectionFailed
+    );
+    assert!(matches!(t.poll_event(), Some(Event::Failed(_))));
+}
+
+#[test]
 fn tls_error_fails_ssl_creation() {
     assert_failure(
         |t, now| {
