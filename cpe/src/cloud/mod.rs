@@ -22,6 +22,6 @@ pub use driver::{
 };
 pub use machine::{
     Action, Backoff, Close, ConnectError, Event, HttpMethod, HttpResponse, HttpStep, Link,
-    ResolveError, STEP_TIMEOUT, SendError, ServiceModule, Tunnel, TunnelConfig,
+    MAX_ADDRESSES, ResolveError, STEP_TIMEOUT, SendError, ServiceModule, Tunnel, TunnelConfig,
 };
 pub use status::{CloudStatus, StatusTable, render};
