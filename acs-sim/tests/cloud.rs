@@ -22,8 +22,8 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use schemas::rpc::types::ParameterValueStruct;
 use schemas::tunnel::{
-    AuthAnswer, CasInfo, CloudMessage, ConfigurationAnswer, DeviceFrame, DeviceMessage, LinkKey,
-    RegisterAnswer, RegisterRequest, RetCode, form_encode,
+    AuthAnswer, CasInfo, CloudMessage, Configuration, ConfigurationAnswer, DeviceFrame,
+    DeviceMessage, LinkKey, RegisterAnswer, RegisterRequest, RetCode, form_encode,
 };
 use schemas::value::Value;
 use serde_json::{Value as Json, json};
@@ -228,9 +228,8 @@ impl Lab {
         assert_eq!(self.path_of(&ws_url), "/v3/tunnel/base");
         let mut main = self.websocket(&ws_url, &session).await.unwrap();
         let key = LinkKey::main(SERIAL, &session);
-        send(&mut main, &key, DeviceMessage::Register).await;
         assert_eq!(
-            recv(&mut main).await,
+            exchange(&mut main, &key, DeviceMessage::Register).await,
             CloudMessage::RegisterAnswer {
                 ret_code: RetCode::OK
             }
@@ -244,9 +243,8 @@ impl Lab {
         let key = tunnel
             .key
             .sub(format!("{cloud_mod_name}-dev"), cloud_mod_name);
-        send(&mut ws, &key, DeviceMessage::Register).await;
         assert_eq!(
-            recv(&mut ws).await,
+            exchange(&mut ws, &key, DeviceMessage::Register).await,
             CloudMessage::RegisterAnswer {
                 ret_code: RetCode::OK
             }
@@ -292,6 +290,12 @@ async fn send(ws: &mut Ws, key: &LinkKey, message: DeviceMessage) {
 }
 
 /// The next message, or what ended the link.
+/// Sends `message` and reads the cloud's answer.
+async fn exchange(ws: &mut Ws, key: &LinkKey, message: DeviceMessage) -> CloudMessage {
+    send(ws, key, message).await;
+    recv(ws).await
+}
+
 async fn next(ws: &mut Ws) -> Option<Result<Message, WsError>> {
     tokio::time::timeout(GUARD, ws.next())
         .await
@@ -463,9 +467,8 @@ async fn keepalives_are_answered_unless_the_fault_stops_them() {
     let lab = Lab::start().await;
     let mut tunnel = lab.establish().await;
     let key = tunnel.key.clone();
-    send(&mut tunnel.main, &key, DeviceMessage::Keepalive).await;
     assert_eq!(
-        recv(&mut tunnel.main).await,
+        exchange(&mut tunnel.main, &key, DeviceMessage::Keepalive).await,
         CloudMessage::KeepaliveAnswer {
             ret_code: RetCode::OK
         }
@@ -544,9 +547,8 @@ async fn close_service_drops_only_that_sub_link() {
     );
     // The others still talk.
     let key = tunnel.key.clone();
-    send(&mut tunnel.main, &key, DeviceMessage::Keepalive).await;
     assert_eq!(
-        recv(&mut tunnel.main).await,
+        exchange(&mut tunnel.main, &key, DeviceMessage::Keepalive).await,
         CloudMessage::KeepaliveAnswer {
             ret_code: RetCode::OK
         }
@@ -559,6 +561,16 @@ async fn close_service_drops_only_that_sub_link() {
             ret_code: RetCode::OK
         }
     );
+}
+
+/// The device's answer that every parameter of `configuration` was set.
+fn accepted(configuration: Configuration) -> ConfigurationAnswer {
+    ConfigurationAnswer {
+        seq_number: configuration.seq_number,
+        uuid: configuration.uuid,
+        ret_code: RetCode::OK,
+        fault: None,
+    }
 }
 
 fn parameter() -> ParameterValueStruct {
@@ -582,12 +594,7 @@ async fn push_configuration_returns_the_devices_answer() {
         panic!("no configuration frame");
     };
     assert_eq!(configuration.parameters, [parameter()]);
-    let answer = ConfigurationAnswer {
-        seq_number: configuration.seq_number,
-        uuid: configuration.uuid,
-        ret_code: RetCode::OK,
-        fault: None,
-    };
+    let answer = accepted(configuration);
     let key = tunnel.key.clone();
     send(
         &mut tunnel.main,
@@ -617,12 +624,7 @@ async fn push_configuration_times_out_cleanly_without_an_answer() {
         panic!("no configuration frame");
     };
     // A late answer finds no waiter and is only counted as an event; the link goes on.
-    let late = ConfigurationAnswer {
-        seq_number: configuration.seq_number,
-        uuid: configuration.uuid,
-        ret_code: RetCode::OK,
-        fault: None,
-    };
+    let late = accepted(configuration);
     let key = tunnel.key.clone();
     send(
         &mut tunnel.main,
@@ -630,9 +632,8 @@ async fn push_configuration_times_out_cleanly_without_an_answer() {
         DeviceMessage::ConfigurationAnswer(late),
     )
     .await;
-    send(&mut tunnel.main, &key, DeviceMessage::Keepalive).await;
     assert_eq!(
-        recv(&mut tunnel.main).await,
+        exchange(&mut tunnel.main, &key, DeviceMessage::Keepalive).await,
         CloudMessage::KeepaliveAnswer {
             ret_code: RetCode::OK
         }
@@ -823,9 +824,8 @@ async fn bad_frames_are_counted_and_the_link_stays_up() {
         .await;
     }
     let key = tunnel.key.clone();
-    send(&mut tunnel.main, &key, DeviceMessage::Keepalive).await;
     assert_eq!(
-        recv(&mut tunnel.main).await,
+        exchange(&mut tunnel.main, &key, DeviceMessage::Keepalive).await,
         CloudMessage::KeepaliveAnswer {
             ret_code: RetCode::OK
         }
@@ -844,32 +844,30 @@ async fn unbinding_with_the_right_code_unbinds_and_closes_the_links() {
     lab.cloud.set_unbinding_code(SERIAL, "CODE-42").unwrap();
     let mut tunnel = lab.establish().await;
     let key = tunnel.key.clone();
-    send(
-        &mut tunnel.main,
-        &key,
-        DeviceMessage::Unbind {
-            code: "CODE-41".into(),
-        },
-    )
-    .await;
     assert_eq!(
-        recv(&mut tunnel.main).await,
+        exchange(
+            &mut tunnel.main,
+            &key,
+            DeviceMessage::Unbind {
+                code: "CODE-41".into(),
+            }
+        )
+        .await,
         CloudMessage::UnbindAnswer {
             ret_code: RetCode::FAILED
         }
     );
     assert!(lab.cloud.device(SERIAL).unwrap().bound);
 
-    send(
-        &mut tunnel.main,
-        &key,
-        DeviceMessage::Unbind {
-            code: "CODE-42".into(),
-        },
-    )
-    .await;
     assert_eq!(
-        recv(&mut tunnel.main).await,
+        exchange(
+            &mut tunnel.main,
+            &key,
+            DeviceMessage::Unbind {
+                code: "CODE-42".into(),
+            }
+        )
+        .await,
         CloudMessage::UnbindAnswer {
             ret_code: RetCode::OK
         }
@@ -903,9 +901,8 @@ async fn a_sub_link_without_a_main_link_is_refused() {
     let url = format!("wss://{}/v3/tunnel/confmgr", lab.host());
     let mut ws = lab.websocket(&url, &session).await.unwrap();
     let key = LinkKey::main(SERIAL, &session).sub("confmgr-dev", "confmgr");
-    send(&mut ws, &key, DeviceMessage::Register).await;
     assert_eq!(
-        recv(&mut ws).await,
+        exchange(&mut ws, &key, DeviceMessage::Register).await,
         CloudMessage::RegisterAnswer {
             ret_code: RetCode::NO_MAIN_CONNECTION
         }

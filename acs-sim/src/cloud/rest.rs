@@ -15,7 +15,7 @@
 //! route, `405` wrong method, `409` device offline, `413` a body over
 //! [`CloudLimits::body_limit`](super::CloudLimits::body_limit), `503` registry or queue full,
 //! `502` the device dropped the link, `504` no answer within `timeout` (default
-//! [`DEFAULT_TIMEOUT`], at most [`MAX_TIMEOUT`]).
+//! [`DEFAULT_TIMEOUT`], at most [`crate::nbi::MAX_TIMEOUT`]).
 
 use std::time::Duration;
 
@@ -38,8 +38,6 @@ use super::state::{Cloud, CloudError};
 
 /// How long an operation waits for the device when the request names no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest `timeout` accepted.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) fn routes() -> Router<Cloud> {
     Router::new()
@@ -130,14 +128,7 @@ struct Wait {
 
 impl Wait {
     fn timeout(&self) -> Result<Duration, ApiError> {
-        let timeout = self.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
-        if timeout > MAX_TIMEOUT {
-            return Err(ApiError::bad_request(format!(
-                "timeout must be at most {} ms",
-                MAX_TIMEOUT.as_millis()
-            )));
-        }
-        Ok(timeout)
+        crate::nbi::requested_timeout(self.timeout, DEFAULT_TIMEOUT).map_err(ApiError::bad_request)
     }
 }
 

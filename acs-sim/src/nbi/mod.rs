@@ -68,6 +68,19 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
 /// The longest `timeout` accepted.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// A `?timeout=` in milliseconds, `default` when absent; refused above [`MAX_TIMEOUT`] with the
+/// message a 400 carries. The cloud server's REST API reads its timeouts the same way.
+pub(crate) fn requested_timeout(ms: Option<u64>, default: Duration) -> Result<Duration, String> {
+    let timeout = ms.map_or(default, Duration::from_millis);
+    if timeout > MAX_TIMEOUT {
+        return Err(format!(
+            "timeout must be at most {} ms",
+            MAX_TIMEOUT.as_millis()
+        ));
+    }
+    Ok(timeout)
+}
+
 /// The REST API's routes.
 pub fn router(acs: Arc<Acs>) -> Router {
     Router::new()

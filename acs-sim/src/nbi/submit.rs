@@ -19,7 +19,7 @@ use super::document::{fault_json, task_json};
 use super::error::ApiError;
 use super::task::{self, TaskRequest};
 use super::wait::{Outcome, wait_for};
-use super::{DEFAULT_TIMEOUT, MAX_TIMEOUT, device_id, with_store};
+use super::{DEFAULT_TIMEOUT, device_id, with_store};
 use crate::acs::{Acs, unix_now};
 use crate::connreq;
 use crate::store::{DeviceId, NewTask, TaskStatus};
@@ -53,14 +53,7 @@ struct SubmitParams {
 
 impl SubmitParams {
     fn timeout(&self) -> Result<Duration, ApiError> {
-        let timeout = self.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
-        if timeout > MAX_TIMEOUT {
-            return Err(ApiError::bad_request(format!(
-                "timeout must be at most {} ms",
-                MAX_TIMEOUT.as_millis()
-            )));
-        }
-        Ok(timeout)
+        super::requested_timeout(self.timeout, DEFAULT_TIMEOUT).map_err(ApiError::bad_request)
     }
 }
 

@@ -4,47 +4,19 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
-use cpe::control::{self, Request};
-
-use crate::support::Running;
-use crate::support::cwmp::no_url_config;
+use crate::support::cwmp::{cpe_binary, start_without_url};
 
 async fn cpe(args: &[&str], dir: &Path) -> Output {
-    let (args, dir): (Vec<String>, _) = (
-        args.iter().map(|a| (*a).to_owned()).collect(),
-        dir.to_owned(),
-    );
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cpe"))
-            .args(&args)
-            .arg("--state-dir")
-            .arg(&dir)
-            .env_remove("CPE_STATE_DIR")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-async fn start(dir: &Path) -> Running {
-    let agent = Running::start(no_url_config(dir)).await;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while control::request(dir, &Request::Status).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the control socket answers");
-    agent
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    args.extend(["--state-dir".to_owned(), dir.display().to_string()]);
+    cpe_binary(args, Vec::new()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_status_prints_the_display_table_and_json_in_the_same_order() {
     let state = tempfile::tempdir().unwrap();
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     let out = cpe(&["cloud", "status"], state.path()).await;
     assert!(out.status.success(), "{out:?}");
     let expected = "\
@@ -93,7 +65,7 @@ Buffer full count                           : 0
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_and_unbind_without_a_tunnel_and_bad_codes_are_refused_clearly() {
     let state = tempfile::tempdir().unwrap();
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     let out = cpe(&["cloud", "reset"], state.path()).await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -14,28 +14,13 @@ use schemas::dhcp::{AcsDiscovery, Dialect, hex};
 use schemas::rpc::types::ParameterValueStruct;
 use schemas::rpc::*;
 
-use crate::support::Running;
 use crate::support::acs::ScriptedAcs;
 use crate::support::auth::{self, Scheme};
 use crate::support::cwmp::{
-    PC, events, informs, no_url_config, script, source, status, value, wait_informs,
+    PC, cpe_binary, events, informs, script, source, start_without_url, status, value, wait_informs,
 };
 
 const URL: &str = "Device.ManagementServer.URL";
-
-/// Starts an agent and waits until its control socket answers (a hook run before that finds
-/// no agent and leaves the lease for its next start).
-async fn start(dir: &Path) -> Running {
-    let agent = Running::start(no_url_config(dir)).await;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while control::request(dir, &Request::Status).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the control socket answers");
-    agent
-}
 
 /// Waits until `count` sessions have completed.
 async fn sessions_ok(dir: &Path, count: u64) -> Status {
@@ -81,21 +66,19 @@ async fn hook_in_process(dir: &Path, opt43: &str) -> Delivery {
 
 /// Runs the real binary as udhcpc runs its hook script: `$1` and `$opt43`.
 async fn hook_binary(dir: &Path, event: &str, opt43: &str) -> Output {
-    let (dir, event, opt43) = (dir.to_owned(), event.to_owned(), opt43.to_owned());
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cpe"))
-            .args(["dhcp", "hook", "--state-dir"])
-            .arg(&dir)
-            .arg(&event)
-            .env("opt43", &opt43)
-            .env("interface", "eth0")
-            .env_remove("reason")
-            .env_remove("CPE_STATE_DIR")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    let args = [
+        "dhcp",
+        "hook",
+        "--state-dir",
+        &dir.display().to_string(),
+        event,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let env = [("opt43", opt43), ("interface", "eth0")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec();
+    cpe_binary(args, env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +86,7 @@ async fn dhcp_points_an_agent_without_a_url_at_its_acs_and_a_new_url_bootstraps_
     let first = ScriptedAcs::start(script(None)).await;
     let second = ScriptedAcs::start(script(None)).await;
     let state = tempfile::tempdir().unwrap();
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     assert_eq!(status(state.path()).await.acs_url, None);
 
     let delivered = hook_in_process(state.path(), &bbf(&first.url, Some("PC-ZTP-1"))).await;
@@ -158,7 +141,7 @@ async fn a_url_the_acs_set_holds_against_a_later_dhcp_renewal() {
     )))
     .await;
     let state = tempfile::tempdir().unwrap();
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     hook_in_process(state.path(), &bbf(&first.url, None)).await;
     let inform = &wait_informs(&second, 1).await[0];
     assert!(events(inform).contains(&EventCode::Bootstrap));
@@ -190,7 +173,7 @@ async fn h3c_credentials_from_the_real_hook_answer_a_digest_challenge() {
     ))
     .await;
     let state = tempfile::tempdir().unwrap();
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     // PROTOCOL.md §4.2: sub-option 1 = `URL 0x20 username 0x20 password`.
     let discovery = AcsDiscovery {
         url: Some(acs.url.clone()),
@@ -236,7 +219,7 @@ async fn a_malformed_option_43_is_refused_with_its_reason_and_nothing_applied() 
     );
     assert!(!state.path().join(hook::PENDING_FILE).exists());
 
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     for bad in ["01zz", "0127 6874", &bbf("ftp://acs.example/", None)] {
         let out = hook_binary(state.path(), "renew", bad).await;
         assert!(!out.status.success(), "{bad}");
@@ -275,7 +258,7 @@ async fn a_lease_while_stopped_is_applied_at_start_and_the_sources_survive_a_res
     assert!(String::from_utf8_lossy(&out.stdout).contains("no agent running"));
     assert!(state.path().join(hook::PENDING_FILE).exists());
 
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     assert!(!state.path().join(hook::PENDING_FILE).exists());
     let inform = &wait_informs(&first, 1).await[0];
     assert!(events(inform).contains(&EventCode::Bootstrap));
@@ -295,7 +278,7 @@ async fn a_lease_while_stopped_is_applied_at_start_and_the_sources_survive_a_res
     sessions_ok(state.path(), 2).await;
     agent.stop().await;
 
-    let agent = start(state.path()).await;
+    let agent = start_without_url(state.path()).await;
     let after = status(state.path()).await;
     assert_eq!(after.acs_url.as_deref(), Some(second.url.as_str()));
     assert_eq!(source(&after, URL), "cli");

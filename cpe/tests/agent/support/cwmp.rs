@@ -111,3 +111,36 @@ pub(crate) async fn wait_informs(acs: &ScriptedAcs, count: usize) -> Vec<Inform>
     .await
     .expect("the Informs arrived")
 }
+
+/// Starts an agent without an ACS URL and waits until its control socket answers (a hook run
+/// before that finds no agent and leaves the lease for its next start).
+pub(crate) async fn start_without_url(dir: &Path) -> super::Running {
+    let agent = super::Running::start(no_url_config(dir)).await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while control::request(dir, &Request::Status).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the control socket answers");
+    agent
+}
+
+/// Runs the `cpe` binary with `args` and `env` (and neither `reason` nor `CPE_STATE_DIR`
+/// from the test's own environment), off the runtime's threads.
+pub(crate) async fn cpe_binary(
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cpe"))
+            .args(&args)
+            .envs(env)
+            .env_remove("reason")
+            .env_remove("CPE_STATE_DIR")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
