@@ -45,7 +45,14 @@ pub(super) const SERVICES: [(&str, &str); 3] = [
 const BUFFER_LIMIT: usize = 256 * 1024;
 
 /// The running tunnel, if any, shared with the control socket.
-pub(super) type Shared = Arc<Mutex<Option<CloudClient>>>;
+type Shared = Arc<Mutex<Option<CloudClient>>>;
+
+/// The control socket's view of the tunnel: the running client and the object's name.
+#[derive(Clone)]
+pub(super) struct Control {
+    client: Shared,
+    object: Option<String>,
+}
 
 /// The agent's side of the tunnel: starts, reconfigures and stops the driver as the data
 /// model says, mirrors, and answers the cloud.
@@ -89,9 +96,12 @@ impl Cloud {
         }
     }
 
-    /// The client the control socket talks to.
-    pub(super) fn shared(&self) -> Shared {
-        self.client.clone()
+    /// What the control socket needs to answer for the tunnel ([`Cloud::control`]).
+    pub(super) fn control_handle(&self) -> Control {
+        Control {
+            client: self.client.clone(),
+            object: self.object.clone(),
+        }
     }
 
     /// The next event of the running tunnel; never resolves while none runs.
@@ -209,12 +219,12 @@ impl Cloud {
 
     /// `cpe cloud status`, `cpe cloud reset`, `cpe cloud unbind CODE`.
     pub(super) async fn control(
-        client: &Shared,
+        control: &Control,
         core: &Mutex<Core>,
         request: crate::control::Request,
     ) -> Response {
         use crate::control::Request;
-        let running = client.lock().ok().and_then(|c| c.clone());
+        let running = control.client.lock().ok().and_then(|c| c.clone());
         let not_running = || Response::Error {
             message: "the cloud-management tunnel does not run: set Enable and ServerDomain \
                       of the cloud-management object (DHCP, the ACS, `cpe set` or --cloud-domain)"
@@ -228,7 +238,7 @@ impl Cloud {
                 },
             },
             (Request::CloudStatus, None) => {
-                let (domain, port) = lock(core).cloud_place();
+                let (domain, port) = lock(core).cloud_place(control.object.as_deref());
                 status_response(&CloudStatus::unconnected(domain, port))
             }
             (Request::CloudReset, Some(client)) => {
@@ -336,25 +346,18 @@ impl Core {
     /// The tunnel's settings as the model holds them; `None` when it should not run
     /// (disabled, no domain, or a value out of range).
     fn cloud_settings(&self, object: &str) -> Option<CloudSettings> {
-        let value = |name: &str| self.model.value(&format!("{object}{name}")).ok();
-        let number = |name: &str| match value(name) {
-            Some(Value::UnsignedInt(n)) => u16::try_from(n).ok(),
-            _ => None,
-        };
-        if value("Enable") != Some(Value::Boolean(true)) {
+        if self.cloud_value(object, "Enable") != Some(Value::Boolean(true)) {
             return None;
         }
-        let Some(Value::String(domain)) = value("ServerDomain") else {
-            return None;
-        };
+        let domain = self.cloud_text(object, "ServerDomain")?;
         if domain.is_empty() {
             return None;
         }
         match CloudSettings::new(
             domain,
-            number("ServerPort")?,
-            number("KeepaliveInterval")?,
-            number("PingInterval")?,
+            self.cloud_u16(object, "ServerPort")?,
+            self.cloud_u16(object, "KeepaliveInterval")?,
+            self.cloud_u16(object, "PingInterval")?,
         ) {
             Ok(settings) => Some(settings),
             Err(e) => {
@@ -365,31 +368,40 @@ impl Core {
     }
 
     /// The configured domain and port, for the table of a tunnel that does not run.
-    fn cloud_place(&self) -> (String, u16) {
-        let Some(object) = self.cloud_object() else {
-            return (String::new(), schemas::tunnel::PORT.default);
-        };
-        let value = |name: &str| self.model.value(&format!("{object}{name}")).ok();
-        let domain = match value("ServerDomain") {
-            Some(Value::String(domain)) => domain,
-            _ => String::new(),
-        };
-        let port = match value("ServerPort") {
-            Some(Value::UnsignedInt(n)) => u16::try_from(n).ok(),
+    fn cloud_place(&self, object: Option<&str>) -> (String, u16) {
+        let domain = object.and_then(|o| self.cloud_text(o, "ServerDomain"));
+        let port = object.and_then(|o| self.cloud_u16(o, "ServerPort"));
+        (
+            domain.unwrap_or_default(),
+            port.unwrap_or(schemas::tunnel::PORT.default),
+        )
+    }
+
+    /// `name` of the cloud-management object, as the agent sees it (hidden values too).
+    fn cloud_value(&self, object: &str, name: &str) -> Option<Value> {
+        self.model.value(&format!("{object}{name}")).ok()
+    }
+
+    fn cloud_text(&self, object: &str, name: &str) -> Option<String> {
+        match self.cloud_value(object, name)? {
+            Value::String(text) => Some(text),
             _ => None,
-        };
-        (domain, port.unwrap_or(schemas::tunnel::PORT.default))
+        }
+    }
+
+    fn cloud_u16(&self, object: &str, name: &str) -> Option<u16> {
+        match self.cloud_value(object, name)? {
+            Value::UnsignedInt(n) => u16::try_from(n).ok(),
+            _ => None,
+        }
     }
 
     /// Takes the write-only `UnbindingCode` if one was set, leaving it empty.
     fn take_unbinding_code(&mut self, object: &str) -> Option<String> {
+        let code = self
+            .cloud_text(object, "UnbindingCode")
+            .filter(|c| !c.is_empty())?;
         let name = format!("{object}UnbindingCode");
-        let Ok(Value::String(code)) = self.model.value(&name) else {
-            return None;
-        };
-        if code.is_empty() {
-            return None;
-        }
         let _ = self
             .model
             .set_value(&name, &Value::String(String::new()), Origin::Local);

@@ -309,7 +309,7 @@ impl Agent {
         }
         let control = {
             let (core, wake) = (self.core.clone(), self.wake.clone());
-            let tunnel = self.cloud.shared();
+            let tunnel = self.cloud.control_handle();
             let dir = self.config.state_dir.clone();
             tokio::spawn(async move {
                 let serve = control::serve(&dir, move |request| {

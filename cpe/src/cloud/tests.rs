@@ -572,34 +572,31 @@ fn pings_every_period_and_never_wait_for_an_answer() {
     assert_eq!(events(&mut t), [Event::Established]);
 }
 
-fn down_by_close(close: Close) -> (Vec<Event>, CloudStatus) {
+/// Closes the established main link as `close` says; the tunnel goes down for `reason`.
+fn assert_down_by_close(close: Close, reason: DownReason) {
     let (mut t, t0) = established();
     t.handle_closed(Link::Main, close, t0 + secs(1));
-    (events(&mut t), status(&t, t0 + secs(1)))
+    assert_eq!(events(&mut t), [Event::Down(reason)]);
+    let s = status(&t, t0 + secs(1));
+    assert_eq!(s.last_down.map(|(r, _)| r), Some(reason));
 }
 
 #[test]
 fn close_frame_from_cloud_is_received_websocket_close_packet() {
-    let reason = DownReason::ReceivedWebsocketClosePacketFromCloud;
-    let (events, s) = down_by_close(Close::Frame);
-    assert_eq!(events, [Event::Down(reason)]);
-    assert_eq!(s.last_down.map(|(r, _)| r), Some(reason));
+    assert_down_by_close(
+        Close::Frame,
+        DownReason::ReceivedWebsocketClosePacketFromCloud,
+    );
 }
 
 #[test]
 fn tcp_reset_from_cloud_is_cloud_reset_connection() {
-    let reason = DownReason::CloudResetConnection;
-    let (events, s) = down_by_close(Close::Reset);
-    assert_eq!(events, [Event::Down(reason)]);
-    assert_eq!(s.last_down.map(|(r, _)| r), Some(reason));
+    assert_down_by_close(Close::Reset, DownReason::CloudResetConnection);
 }
 
 #[test]
 fn oversize_message_refused_by_the_websocket_layer_is_memory_reached_threshold() {
-    let reason = DownReason::MemoryReachedThreshold;
-    let (events, s) = down_by_close(Close::TooLarge);
-    assert_eq!(events, [Event::Down(reason)]);
-    assert_eq!(s.last_down.map(|(r, _)| r), Some(reason));
+    assert_down_by_close(Close::TooLarge, DownReason::MemoryReachedThreshold);
 }
 
 #[test]
