@@ -57,6 +57,8 @@ pub enum Request {
         /// The code, 1-64 printable characters without whitespace.
         code: String,
     },
+    /// `cpe backup`: a snapshot of the agent's state ([`crate::snapshot::state`]).
+    Backup,
 }
 
 /// What the agent answers.
@@ -82,6 +84,11 @@ pub enum Response {
     CloudStatus {
         /// The rows.
         rows: Vec<(String, String)>,
+    },
+    /// The encoded snapshot ([`crate::snapshot::Snapshot::encode`], always UTF-8).
+    Backup {
+        /// The snapshot file's bytes.
+        snapshot: String,
     },
     /// The request was refused; the message says why.
     Error {

@@ -52,6 +52,49 @@ enum Command {
         #[command(subcommand)]
         command: CloudCommand,
     },
+    /// Write a snapshot of the agent's state to FILE (from the running agent, else from its
+    /// state files), or check one with `backup verify FILE`.
+    Backup(BackupArgs),
+    /// Restore the agent's state from a snapshot. The agent must be stopped; a corrupt
+    /// snapshot, or one of another device, is refused.
+    Restore {
+        #[command(flatten)]
+        state: StateDir,
+        /// The snapshot file.
+        file: PathBuf,
+        /// Restore a snapshot of another device.
+        #[arg(long)]
+        force: bool,
+        /// The device's serial number, checked against the snapshot's, instead of the one
+        /// recorded in the state directory.
+        #[arg(long)]
+        serial: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct BackupArgs {
+    #[command(subcommand)]
+    command: Option<BackupCommand>,
+    #[command(flatten)]
+    state: StateDir,
+    /// The snapshot file to write.
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Check a snapshot file: prints `corrupt: false` (exit 0) or `corrupt: true` and why
+    /// (exit 1).
+    Verify {
+        /// The snapshot file.
+        file: PathBuf,
+        /// Print JSON: `{"corrupt":false,...}` or `{"corrupt":true,"reason":...}`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,6 +327,67 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             command: DhcpCommand::Probe(args),
         } => dhcp_probe(args).await,
         Command::Cloud { command } => cloud(command).await,
+        Command::Backup(args) => backup(args).await,
+        Command::Restore {
+            state,
+            file,
+            force,
+            serial,
+        } => {
+            use cpe::snapshot::state::{RestoreOptions, restore, summary};
+            let bytes = cpe::snapshot::read_file(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let options = RestoreOptions { force, serial };
+            let snapshot = restore(&state.state_dir, &bytes, &options)?;
+            println!(
+                "restored {} into {}",
+                summary(&snapshot),
+                state.state_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `cpe backup FILE` and `cpe backup verify FILE`.
+async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    use cpe::snapshot::{self, state::summary};
+    match (args.command, args.file) {
+        (Some(BackupCommand::Verify { file, json }), _) => {
+            let bytes = snapshot::read_file(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let verdict = snapshot::verify(&bytes);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&verdict)?);
+            } else {
+                println!("corrupt: {}", verdict.corrupt);
+                if let Some(reason) = &verdict.reason {
+                    println!("reason: {reason}");
+                }
+                if let Ok(sound) = snapshot::Snapshot::decode(&bytes) {
+                    println!("snapshot: {}", summary(&sound));
+                    println!("sha256: {}", snapshot::file_checksum(&bytes));
+                }
+            }
+            Ok(if verdict.corrupt {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        (None, Some(file)) => {
+            let bytes = snapshot::state::backup(&args.state.state_dir).await?;
+            snapshot::write_file(&file, &bytes)?;
+            let sound = snapshot::Snapshot::decode(&bytes)?;
+            println!("wrote {}: {}", file.display(), summary(&sound));
+            println!(
+                "{} bytes, sha256 {}",
+                bytes.len(),
+                snapshot::file_checksum(&bytes)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        (None, None) => anyhow::bail!("backup: give the FILE to write"),
     }
 }
 

@@ -151,15 +151,18 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
 /// Reads the state file at `path`: `Ok(None)` if there is none (see the module docs for a
 /// damaged one).
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, PersistError> {
+    read(path).map_err(|damage| set_aside(path, damage))
+}
+
+/// Reads the state file at `path` as [`load`] does, but leaves a damaged one where it is:
+/// for readers that are not its owner (`cpe backup` of a stopped agent).
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Damage> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(set_aside(path, Damage::Unreadable(e))),
+        Err(e) => return Err(Damage::Unreadable(e)),
     };
-    match decode(&bytes) {
-        Ok(value) => Ok(Some(value)),
-        Err(damage) => Err(set_aside(path, damage)),
-    }
+    decode(&bytes).map(Some)
 }
 
 /// Removes temp files that writers killed mid-[`save`] left next to `path`; returns how many.

@@ -20,6 +20,7 @@
 mod cloud;
 pub mod driver;
 mod handler;
+mod snapshot;
 mod state;
 mod transfers;
 
@@ -157,6 +158,15 @@ impl Agent {
             transfers: config.state_dir.join("transfers.json"),
         };
         let _ = crate::persist::clean_temp_files(&config.state_dir);
+        // A restore a crash interrupted is completed before any state file is read.
+        match crate::snapshot::state::complete_journal(&config.state_dir) {
+            Ok(Some(snapshot)) => tracing::warn!(
+                snapshot = %crate::snapshot::state::summary(&snapshot),
+                "completed an interrupted restore"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!(%e, "an interrupted restore could not be completed"),
+        }
         let profile = Arc::new(match &config.profile {
             Some(path) => Profile::load(path)?,
             None => Profile::default_gateway(),
@@ -221,6 +231,7 @@ impl Agent {
         }
         core.bootstrap_if_new_url();
         core.sync_from_model();
+        core.state.device = core.identity();
         // Transfers whose completion was recorded just before the stop: over, not run again.
         // Those cut short: restarted, or reported if their file was applied.
         core.drop_reported_transfers(unix_seconds());
@@ -1161,6 +1172,7 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
                 message: "the cloud tunnel's requests are not answered here".to_owned(),
             }
         }
+        Request::Backup => core.backup_response(),
         Request::Dhcp { intake } => match core.apply_dhcp(&intake) {
             Ok(summary) => {
                 wake.notify_one();

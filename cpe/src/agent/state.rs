@@ -56,4 +56,8 @@ pub struct AgentState {
     /// Transfer results not yet acknowledged by the ACS.
     #[serde(default)]
     pub pending_messages: Vec<super::transfers::PendingMessage>,
+    /// The device's identity at the agent's last start ([`crate::snapshot::state::identity`]),
+    /// so that `cpe backup` and `cpe restore` know whose state this is while it is stopped.
+    #[serde(default)]
+    pub device: std::collections::BTreeMap<String, String>,
 }

@@ -154,14 +154,25 @@ impl TransferHooks for Hooks {
         }
     }
 
+    /// A snapshot of this device ([`Core::apply_configuration`]).
     async fn config_apply(&self, path: &Path) -> Result<Applied, HookError> {
+        use tokio::io::AsyncReadExt as _;
         tracing::info!(path = %path.display(), "vendor configuration file received");
+        let mut bytes = Vec::new();
+        tokio::fs::File::open(path)
+            .await
+            .map_err(|e| HookError::Internal(e.to_string()))?
+            .take(crate::snapshot::MAX_SNAPSHOT as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| HookError::Internal(e.to_string()))?;
+        lock(&self.core).apply_configuration(&bytes)?;
         Ok(Applied::Done)
     }
 
+    /// The device's snapshot ([`crate::snapshot::state`]), what `cpe backup` writes.
     async fn config_export(&self, _instance: Option<u32>) -> Result<Vec<u8>, HookError> {
-        let state = lock(&self.core).model.state();
-        serde_json::to_vec_pretty(&state).map_err(|e| HookError::Internal(e.to_string()))
+        Ok(lock(&self.core).snapshot().encode())
     }
 
     async fn log_export(&self, _instance: Option<u32>) -> Result<Vec<u8>, HookError> {

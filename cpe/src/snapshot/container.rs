@@ -102,9 +102,9 @@ struct Header {
 #[non_exhaustive]
 pub enum Corrupt {
     /// Larger than [`MAX_SNAPSHOT`].
-    #[error("{size} bytes is larger than the limit of {MAX_SNAPSHOT} bytes")]
+    #[error("larger than the limit of {MAX_SNAPSHOT} bytes")]
     TooLarge {
-        /// The size seen.
+        /// The size seen (at most one more than the limit when read by [`super::read_file`]).
         size: usize,
     },
     /// Too short to hold the trailer, or not ending with a `sha256:<hex>` line.

@@ -3,10 +3,12 @@
 //! restore").
 //!
 //! [`Snapshot`] is the container, shared by the CPE agent (`cpe backup`, kind
-//! [`Kind::CpeState`]) and acs-sim (`acs-sim backup`, kind [`Kind::AcsStore`]).
+//! [`Kind::CpeState`], [`state`]) and acs-sim (`acs-sim backup`, kind [`Kind::AcsStore`]).
 
 mod container;
+pub mod state;
 
+use std::io::{self, Read as _};
 use std::path::Path;
 
 pub use container::{
@@ -20,4 +22,14 @@ use crate::persist::{self, PersistError};
 /// rename, fsync of the directory ([`persist::write_bytes`]).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     persist::write_bytes(path, bytes)
+}
+
+/// Reads a snapshot file, at most one byte more than [`MAX_SNAPSHOT`] (enough for
+/// [`Snapshot::decode`] to refuse it as too large without reading it all).
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SNAPSHOT as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
