@@ -10,6 +10,7 @@ mod driver;
 mod h3c_flow;
 mod reboot_command;
 mod rpc_coverage;
+mod snapshot;
 mod state_files;
 mod support;
 mod tls;
