@@ -382,6 +382,14 @@ mod tests {
         }
     }
 
+    /// A state directory into which device S1's state with `value` was restored.
+    fn restored(value: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = state("S1", value).snapshot(device("S1")).encode();
+        restore(dir.path(), &bytes, &RestoreOptions::default()).unwrap();
+        dir
+    }
+
     fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         let mut found: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
             .unwrap()
@@ -486,13 +494,7 @@ mod tests {
 
     #[test]
     fn a_journal_left_by_a_crash_mid_restore_is_completed() {
-        let dir = tempfile::tempdir().unwrap();
-        restore(
-            dir.path(),
-            &state("S1", "old").snapshot(device("S1")).encode(),
-            &RestoreOptions::default(),
-        )
-        .unwrap();
+        let dir = restored("old");
         // The crash: the journal is whole, events.json and model.json are new, agent.json is
         // still old, transfers.json is cut short.
         let new = state("S1", "new");
@@ -511,13 +513,7 @@ mod tests {
 
     #[test]
     fn a_damaged_journal_is_set_aside_and_nothing_is_restored() {
-        let dir = tempfile::tempdir().unwrap();
-        restore(
-            dir.path(),
-            &state("S1", "old").snapshot(device("S1")).encode(),
-            &RestoreOptions::default(),
-        )
-        .unwrap();
+        let dir = restored("old");
         let before = files(dir.path());
         let mut bytes = state("S1", "new").snapshot(device("S1")).encode();
         bytes[10] ^= 0x80;

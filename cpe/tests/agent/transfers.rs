@@ -221,9 +221,10 @@ async fn downloads_and_uploads_are_queued_moved_and_reported_once_each() {
     // The files moved.
     assert!(log.downloads >= 1);
     assert_eq!(log.uploads.len(), 1);
+    let verdict = cpe::snapshot::verify(&log.uploads[0]);
     assert!(
-        log.uploads[0].starts_with(b"{"),
-        "the configuration is exported as JSON"
+        !verdict.corrupt,
+        "the configuration is exported as the device's snapshot: {verdict:?}"
     );
 
     // One TransferComplete per transfer, with its CommandKey and outcome.
