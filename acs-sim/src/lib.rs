@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod config;
 pub mod connreq;
 pub mod files;
+pub mod health;
 pub mod job;
 pub mod lab;
 pub mod nbi;
