@@ -115,11 +115,6 @@ pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), PersistError> {
         data: &'a T,
     }
 
-    let io_error = |action, source| PersistError::Io {
-        path: path.to_owned(),
-        action,
-        source,
-    };
     let mut bytes = serde_json::to_vec_pretty(&Stored {
         format: FORMAT,
         data: value,
@@ -129,10 +124,20 @@ pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), PersistError> {
         source,
     })?;
     bytes.push(b'\n');
+    write_bytes(path, &bytes)
+}
 
+/// Writes `bytes` to `path` atomically, as [`save`] does with its envelope: temp file in the
+/// same directory, fsync, rename, fsync of the directory.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
+    let io_error = |action, source| PersistError::Io {
+        path: path.to_owned(),
+        action,
+        source,
+    };
     let (dir, name) = split(path).map_err(|e| io_error("name", e))?;
     let temp = dir.join(temp_name(&name));
-    let written = write_synced(&temp, &bytes)
+    let written = write_synced(&temp, bytes)
         .map_err(|e| io_error("write", e))
         .and_then(|()| fs::rename(&temp, path).map_err(|e| io_error("rename", e)));
     if let Err(e) = written {
