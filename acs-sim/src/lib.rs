@@ -4,6 +4,7 @@
 //! simulates the cloud-management server of the tunnel.
 
 pub mod acs;
+pub mod backup;
 pub mod cloud;
 pub mod config;
 pub mod connreq;
