@@ -348,3 +348,123 @@ pub fn read_snapshot(path: &Path) -> Result<Vec<u8>, BackupError> {
     }
     std::fs::read(path).map_err(read)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{InformSummary, Store as _};
+
+    /// A store file at `db` with one device, closed.
+    fn store_with(db: &Path, serial: &str) {
+        let store = SqliteStore::open(db).unwrap();
+        store
+            .record_inform(&InformSummary {
+                oui: "00236A".into(),
+                product_class: "IGD".into(),
+                serial_number: serial.into(),
+                ..InformSummary::default()
+            })
+            .unwrap();
+    }
+
+    fn serials(db: &Path) -> Vec<String> {
+        let store = SqliteStore::open(db).unwrap();
+        store
+            .devices(&crate::store::DeviceFilter::All)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.serial_number)
+            .collect()
+    }
+
+    /// A snapshot file of a store holding device `serial`, and its decoded form.
+    fn snapshot_of(dir: &Path, serial: &str) -> (PathBuf, Snapshot) {
+        let db = dir.join(format!("{serial}.db"));
+        store_with(&db, serial);
+        let out = dir.join(format!("{serial}.snapshot"));
+        let verdict = backup(&db, &out).unwrap();
+        assert!(verdict.usable(), "{verdict}");
+        let decoded = Snapshot::decode(&std::fs::read(&out).unwrap()).unwrap();
+        (out, decoded)
+    }
+
+    #[test]
+    fn a_sound_container_around_a_damaged_database_is_corrupt_and_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut snapshot) = snapshot_of(dir.path(), "A");
+        // Page 1 only: the schema names tables whose pages are gone.
+        snapshot.content.truncate(4096);
+        let damaged = dir.path().join("damaged.snapshot");
+        std::fs::write(&damaged, snapshot.encode()).unwrap();
+
+        let verdict = verify(&std::fs::read(&damaged).unwrap());
+        assert!(verdict.snapshot.corrupt);
+        let reason = verdict.snapshot.reason.clone().unwrap();
+        assert!(
+            reason.starts_with("the content is not a sound acs-sim store"),
+            "{reason}"
+        );
+        assert!(
+            verdict.to_string().starts_with("corrupt: true\n"),
+            "{verdict}"
+        );
+
+        let target = dir.path().join("target.db");
+        store_with(&target, "T");
+        let refused = restore(&damaged, &target).unwrap_err();
+        assert!(matches!(refused, BackupError::Corrupt { .. }), "{refused}");
+        assert_eq!(serials(&target), ["T"]);
+    }
+
+    #[test]
+    fn a_snapshot_of_another_kind_is_foreign_not_corrupt_and_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, snapshot) = snapshot_of(dir.path(), "A");
+        let cpe = Snapshot::now(Kind::CpeState, BTreeMap::new(), snapshot.content);
+        let path = dir.path().join("cpe.snapshot");
+        std::fs::write(&path, cpe.encode()).unwrap();
+
+        let verdict = verify(&std::fs::read(&path).unwrap());
+        assert!(!verdict.snapshot.corrupt && !verdict.usable());
+        assert_eq!(
+            verdict.foreign.as_deref(),
+            Some("the snapshot holds cpe-state, expected acs-store")
+        );
+        let refused = restore(&path, &dir.path().join("new.db")).unwrap_err();
+        assert!(matches!(refused, BackupError::Foreign { .. }), "{refused}");
+        assert!(!dir.path().join("new.db").exists());
+    }
+
+    #[test]
+    fn restore_replaces_the_store_and_drops_the_old_files_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (snapshot, _) = snapshot_of(dir.path(), "A");
+        let target = dir.path().join("target.db");
+        store_with(&target, "T");
+        // What a crashed server leaves: a WAL and an index of the old database.
+        let wal = dir.path().join("target.db-wal");
+        let shm = dir.path().join("target.db-shm");
+        std::fs::write(&wal, b"old frames").unwrap();
+        std::fs::write(&shm, b"old index").unwrap();
+
+        let restored = restore(&snapshot, &target).unwrap();
+        assert_eq!(restored.schema_version, SqliteStore::SCHEMA_VERSION);
+        assert!(!wal.exists() && !shm.exists());
+        assert_eq!(serials(&target), ["A"]);
+    }
+
+    #[test]
+    fn backup_of_a_missing_store_fails_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("missing.db");
+        let out = dir.path().join("out.snapshot");
+        let error = backup(&db, &out).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("store {}: ", db.display())),
+            "{error}"
+        );
+        assert!(!out.exists() && !db.exists());
+    }
+}

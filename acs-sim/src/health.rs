@@ -177,10 +177,7 @@ async fn store(acs: &Arc<Acs>) -> ComponentHealth {
         Ok(Ok(Err(error))) => (error.to_string(), false),
         Ok(Err(error)) => (format!("check failed: {error}"), false),
         Err(_) => (
-            format!(
-                "no answer within {} s",
-                STORE_CHECK_TIMEOUT.as_secs_f32()
-            ),
+            format!("no answer within {} s", STORE_CHECK_TIMEOUT.as_secs_f32()),
             false,
         ),
     };
@@ -253,7 +250,10 @@ pub async fn fetch(url: &str, timeout: Duration) -> Result<HealthReport, StatusE
         return Err(bad("must have no path or query (the REST API's base URL)"));
     }
     let authority = uri.authority().ok_or(bad("has no host"))?;
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(80);
     let unreachable = |message: String| StatusError::Unreachable {
         url: url.to_owned(),
@@ -264,10 +264,9 @@ pub async fn fetch(url: &str, timeout: Duration) -> Result<HealthReport, StatusE
         .map_err(|e| unreachable(e.to_string()))?
         .next()
         .ok_or_else(|| unreachable(format!("{host} has no address")))?;
-    let (status, body) =
-        crate::lab::http::call(addr, "GET", HEALTH_PATH, &[], Vec::new(), timeout)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+    let (status, body) = crate::lab::http::call(addr, "GET", HEALTH_PATH, &[], Vec::new(), timeout)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
     let not_a_report = |message: String| StatusError::NotAReport {
         url: url.trim_end_matches('/').to_owned(),
         status,
@@ -330,7 +329,10 @@ mod tests {
         ] {
             let error = fetch(url, Duration::from_secs(1)).await.unwrap_err();
             let text = error.to_string();
-            assert!(text.starts_with("--nbi ") && text.contains(reason), "{text}");
+            assert!(
+                text.starts_with("--nbi ") && text.contains(reason),
+                "{text}"
+            );
         }
     }
 }
