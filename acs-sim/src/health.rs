@@ -249,7 +249,7 @@ pub async fn fetch(url: &str, timeout: Duration) -> Result<HealthReport, StatusE
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Err(bad("must have no path or query (the REST API's base URL)"));
     }
-    let authority = uri.authority().ok_or(bad("has no host"))?;
+    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
     let host = authority
         .host()
         .trim_start_matches('[')
