@@ -68,6 +68,11 @@ impl HealthReport {
     pub fn healthy(&self) -> bool {
         self.components.iter().all(|c| c.healthy)
     }
+
+    /// The component named `name`.
+    pub fn component(&self, name: &str) -> Option<&ComponentHealth> {
+        self.components.iter().find(|c| c.name == name)
+    }
 }
 
 impl std::fmt::Display for HealthReport {
