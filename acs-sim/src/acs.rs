@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::cloud::Cloud;
 use crate::files::FileStore;
+use crate::health::Components;
 use crate::scenario::Scenario;
 use crate::session::SessionConfig;
 use crate::store::{Credentials, DeviceId, Store};
@@ -26,6 +27,7 @@ pub struct Acs {
     changes: watch::Sender<u64>,
     events: broadcast::Sender<AcsEvent>,
     cloud: OnceLock<Cloud>,
+    components: Components,
 }
 
 impl Acs {
@@ -44,6 +46,7 @@ impl Acs {
             changes: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
             cloud: OnceLock::new(),
+            components: Components::default(),
         })
     }
 
@@ -56,6 +59,11 @@ impl Acs {
     /// The attached cloud-management server, if any.
     pub fn cloud(&self) -> Option<&Cloud> {
         self.cloud.get()
+    }
+
+    /// The listeners serving this ACS and their state, for `/health`.
+    pub fn components(&self) -> &Components {
+        &self.components
     }
 
     /// A receiver that wakes whenever a session changed the store (a task done or faulted, a

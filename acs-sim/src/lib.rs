@@ -4,10 +4,12 @@
 //! simulates the cloud-management server of the tunnel.
 
 pub mod acs;
+pub mod backup;
 pub mod cloud;
 pub mod config;
 pub mod connreq;
 pub mod files;
+pub mod health;
 pub mod job;
 pub mod lab;
 pub mod nbi;

@@ -57,6 +57,80 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run the cloud-management server simulator (the far end of `cpe`'s cloud tunnel).
     Cloud(CloudArgs),
+    /// Write a snapshot of the ACS store to FILE, online (a server may be running), or check
+    /// one (`backup verify FILE`).
+    Backup(BackupArgs),
+    /// Replace the ACS store with a snapshot's content; refused while a server uses the store.
+    Restore(RestoreArgs),
+    /// Print the health of a running acs-sim (its REST API's /health).
+    Status(StatusArgs),
+}
+
+/// The store `backup` and `restore` work on, found as `serve` finds it.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// Configuration file (TOML) whose `[store] db` names the store.
+    #[arg(long, env = "ACS_CONFIG")]
+    config: Option<PathBuf>,
+    /// SQLite database file [default: acs-sim.db].
+    #[arg(long, env = "ACS_DB")]
+    db: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn db(self) -> anyhow::Result<PathBuf> {
+        let overrides = Overrides {
+            db: self.db,
+            ..Overrides::default()
+        };
+        Ok(ServeConfig::load(self.config.as_deref(), overrides)?.db)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct BackupArgs {
+    #[command(subcommand)]
+    verify: Option<BackupCommand>,
+    /// Where to write the snapshot (atomically).
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Check a snapshot: prints `corrupt: false` or `corrupt: true` and why; exits 1 unless
+    /// `acs-sim restore` would take it.
+    Verify {
+        /// The snapshot file.
+        file: PathBuf,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RestoreArgs {
+    /// The snapshot file (from `acs-sim backup`).
+    file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    /// The running acs-sim's REST API.
+    #[arg(long, default_value = "http://127.0.0.1:7557")]
+    nbi: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 unless every component is healthy.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +229,9 @@ fn main() -> ExitCode {
             }
             Command::Serve(args) => serve(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Cloud(args) => cloud(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Backup(args) => backup(args),
+            Command::Restore(args) => restore(args),
+            Command::Status(args) => status(args).await,
         }
     });
     match result {
@@ -297,6 +374,66 @@ async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
     server.serve(shutdown_signal()).await;
     Ok(())
 }
+
+fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    init_logging(false, "warn");
+    if let Some(BackupCommand::Verify { file, json }) = args.verify {
+        let bytes = acs_sim::backup::read_snapshot(&file)?;
+        let verdict = acs_sim::backup::verify(&bytes);
+        if json {
+            println!("{}", serde_json::to_string_pretty(&verdict)?);
+        } else {
+            println!("{verdict}");
+        }
+        return Ok(if verdict.usable() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let file = args.file.context("FILE is required")?;
+    let db = args.store.db()?;
+    let verdict = acs_sim::backup::backup(&db, &file)?;
+    println!(
+        "wrote {} ({} bytes, sha256 {}) from store {}",
+        file.display(),
+        verdict.snapshot.size,
+        verdict.snapshot.sha256.as_deref().unwrap_or_default(),
+        db.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    init_logging(false, "warn");
+    let db = args.store.db()?;
+    let restored = acs_sim::backup::restore(&args.file, &db)?;
+    println!(
+        "restored store {} from {} (taken {}, schema {})",
+        restored.store.display(),
+        args.file.display(),
+        restored.created,
+        restored.schema_version
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let report = acs_sim::health::fetch(&args.nbi, STATUS_TIMEOUT).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if args.check && !report.healthy() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// How long `acs-sim status` waits for `/health`.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `SERIAL:SECRET` of `--device`.
 fn parse_device(text: &str) -> Result<(String, String), String> {

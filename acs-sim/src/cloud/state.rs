@@ -491,6 +491,11 @@ impl Cloud {
         self.inner.stop.send_replace(true);
     }
 
+    /// Whether the server of this state has stopped serving (its links are closed).
+    pub fn has_stopped(&self) -> bool {
+        *self.inner.stop.borrow()
+    }
+
     pub(super) fn link_permit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.inner.links).try_acquire_owned().ok()
     }

@@ -44,6 +44,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let local_addr = listener.local_addr()?;
     info!(%local_addr, "file server listening");
+    let _listening = acs.components().listening("files", local_addr);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)

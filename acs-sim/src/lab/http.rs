@@ -1,17 +1,17 @@
 //! The lab's REST client: one HTTP/1.1 request per connection to an acs-sim REST API, as a
-//! GenieACS user's script would make it.
+//! GenieACS user's script would make it. `acs-sim status` reads `/health` with it too.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::Request;
 use tokio::net::TcpStream;
 
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum HttpError {
+pub(crate) enum HttpError {
     /// Connecting, sending or reading failed.
     #[error("{method} {path}: {message}")]
     Io {
@@ -34,8 +34,11 @@ pub(super) enum HttpError {
     },
 }
 
-/// Sends one request and returns the status and the body.
-pub(super) async fn call(
+/// The most response body bytes read; a longer body fails the call.
+const MAX_BODY: usize = 16 << 20;
+
+/// Sends one request and returns the status and the body (at most [`MAX_BODY`] bytes).
+pub(crate) async fn call(
     addr: SocketAddr,
     method: &'static str,
     path: &str,
@@ -72,8 +75,7 @@ pub(super) async fn call(
             .await
             .map_err(|e| io(e.to_string()))?;
         let status = response.status().as_u16();
-        let body = response
-            .into_body()
+        let body = Limited::new(response.into_body(), MAX_BODY)
             .collect()
             .await
             .map_err(|e| io(e.to_string()))?

@@ -24,7 +24,7 @@
 //! itself.
 
 mod dhcp;
-mod http;
+pub(crate) mod http;
 mod report;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

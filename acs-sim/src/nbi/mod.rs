@@ -13,6 +13,7 @@
 //! | `DELETE /tasks/{id}`, `POST /tasks/{id}/retry` | same | retrying a task that is not faulted is `409` |
 //! | `GET /faults/?query=&projection=&skip=&limit=`, `DELETE /faults/{id}` | same | id `<device>:task_<task id>`, URL-encoded |
 //! | `/files/...` | same | built by [`crate::files`] ([`crate::files::nbi_routes`]) |
+//! | `GET /health` | none | [`crate::health`]: 200 when every component is healthy, else 503 |
 //!
 //! Path segments are percent-decoded once, so a device id (which holds `%XX` escapes itself,
 //! see [`DeviceId`]) arrives encoded twice, as GenieACS clients send it.
@@ -91,6 +92,7 @@ pub fn router(acs: Arc<Acs>) -> Router {
         // Before the fallbacks, so that those answer the file routes' unknown paths and
         // methods too. The file upload reads its body raw, under the file store's own limit.
         .merge(crate::files::nbi_routes())
+        .merge(crate::health::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
@@ -106,6 +108,7 @@ pub async fn serve(
     acs: Arc<Acs>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let _listening = acs.components().listening("nbi", listener.local_addr()?);
     axum::serve(listener, router(acs))
         .with_graceful_shutdown(shutdown)
         .await

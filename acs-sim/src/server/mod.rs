@@ -148,6 +148,8 @@ impl Endpoint {
         let local = listener.local_addr()?;
         let shared = &self.shared;
         shared.serving.fetch_add(1, Ordering::SeqCst);
+        let name = if tls.is_some() { "cwmps" } else { "cwmp" };
+        let _listening = shared.acs.components().listening(name, local);
         let reaper = tokio::spawn(reap_loop(
             shared.blocking,
             Arc::clone(&shared.sessions),

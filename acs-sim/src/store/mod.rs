@@ -56,6 +56,7 @@
 
 mod cache;
 mod id;
+mod lock;
 mod memory;
 mod sqlite;
 #[cfg(test)]
@@ -71,8 +72,9 @@ use schemas::rpc::types::ParameterValueStruct;
 use serde::{Deserialize, Serialize};
 
 pub use id::{DeviceId, DeviceIdError, TaskId, TaskIdError};
+pub use lock::{LockError, StoreLock, lock_path};
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{FileCheck, SqliteStore};
 
 /// What a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,9 @@ pub enum StoreError {
     /// Stored data does not decode (bad JSON, unknown status, a newer schema).
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The store file is owned by another process ([`StoreLock`]).
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// Store results.
@@ -127,6 +132,12 @@ pub trait Store: Send + Sync {
     /// [`Store::blocks`] is `true`). Defaults to [`Store::blocks`].
     fn inform_path_blocks(&self) -> bool {
         self.blocks()
+    }
+
+    /// A cheap real check that the store can serve its data, for `/health` (issue 7): what it
+    /// checked on success, e.g. the file and schema version. It reads, never writes.
+    fn health(&self) -> Result<String> {
+        Ok("in memory".to_owned())
     }
 
     /// Creates or updates the device named by the Inform and returns its id. Replaces the last

@@ -19,15 +19,18 @@
 //! Every statement binds its values as parameters.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
 
 use super::cache::{Cache, Write};
+use super::lock::StoreLock;
 use super::writer::{self, Shared};
 use super::{
     CompletedTask, Credentials, Device, DeviceFilter, DeviceId, Fault, FaultDetail, FaultFilter,
@@ -116,6 +119,25 @@ CREATE TABLE files (
 const TASK_COLUMNS: &str = "id, device_id, name, arguments, timestamp, status, retries, attempts";
 const FAULT_COLUMNS: &str = "id, device_id, task_id, code, message, detail, timestamp, retries";
 const FILE_COLUMNS: &str = "name, file_type, oui, product_class, version, size, path";
+/// The tables [`MIGRATIONS`] create.
+const TABLES: &[&str] = &[
+    "devices",
+    "parameters",
+    "tags",
+    "tasks",
+    "faults",
+    "task_log",
+    "files",
+];
+
+/// How far [`SqliteStore::check_file`] looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileCheck {
+    /// The header, a known schema version and one row of every table: a few page reads.
+    Schema,
+    /// [`FileCheck::Schema`], then `PRAGMA integrity_check` over every page.
+    Integrity,
+}
 
 /// A [`Store`] in one SQLite file, with every device record and the queued tasks mirrored in
 /// memory (see "Durability" in [`super`]). One process at a time owns the file.
@@ -123,6 +145,10 @@ const FILE_COLUMNS: &str = "name, file_type, oui, product_class, version, size, 
 pub struct SqliteStore {
     shared: Arc<Shared>,
     writer: Option<JoinHandle<()>>,
+    /// The file, `None` in memory.
+    path: Option<PathBuf>,
+    /// Held while the store is open (dropped after the writer ends and the connection closes).
+    _owner: Option<StoreLock>,
 }
 
 impl SqliteStore {
@@ -136,11 +162,44 @@ impl SqliteStore {
     /// dead process back to `queued` (see the module docs of [`super`]), loads the devices and
     /// queued tasks into memory, and starts the writer thread, which also checkpoints the WAL
     /// (automatic checkpoints are off, so no commit waits for one).
+    ///
+    /// First takes the file's [`StoreLock`]: [`StoreError::Lock`] while another process (a
+    /// server, a restore) owns the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        let owner = StoreLock::acquire(path)?;
         let connection = Connection::open(path)?;
-        let store = Self::setup(connection, Some(path))?;
+        let mut store = Self::setup(connection, Some(path))?;
+        store.path = Some(path.to_owned());
+        store._owner = Some(owner);
         Ok(store)
+    }
+
+    /// Opens the store file at `path` read-only, on a connection of its own (no lock taken, a
+    /// running server is not disturbed), and checks that it is a store this build can open:
+    /// an SQLite database whose schema version is 1 to [`Self::SCHEMA_VERSION`], every table
+    /// readable, and with [`FileCheck::Integrity`] no fault found by `PRAGMA integrity_check`.
+    /// Returns the schema version.
+    pub fn check_file(path: &Path, depth: FileCheck) -> Result<i32> {
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        let version = check_schema(&connection)?;
+        if depth == FileCheck::Integrity {
+            let mut statement = connection.prepare("PRAGMA integrity_check(10)")?;
+            let problems = statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if problems != ["ok"] {
+                return Err(StoreError::Corrupt(format!(
+                    "integrity check: {}",
+                    problems.join("; ")
+                )));
+            }
+        }
+        Ok(version)
     }
 
     /// A private in-memory database (no WAL), for tests.
@@ -194,6 +253,8 @@ impl SqliteStore {
         Ok(Self {
             shared,
             writer: Some(writer),
+            path: None,
+            _owner: None,
         })
     }
 
@@ -274,6 +335,24 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         tracing::debug!(version = index + 1, "store schema migrated");
     }
     Ok(())
+}
+
+/// Checks that `connection` holds a store this build knows: schema version 1 to
+/// [`SqliteStore::SCHEMA_VERSION`] and every table readable. Returns the version.
+fn check_schema(connection: &Connection) -> Result<i32> {
+    let version: i32 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if !(1..=SqliteStore::SCHEMA_VERSION).contains(&version) {
+        return Err(StoreError::Corrupt(format!(
+            "schema version {version}, this build knows 1 to {}",
+            SqliteStore::SCHEMA_VERSION
+        )));
+    }
+    for table in TABLES {
+        connection
+            .prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?
+            .exists([])?;
+    }
+    Ok(version)
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -449,6 +528,22 @@ impl Store for SqliteStore {
     /// read) SQLite under the connection lock.
     fn blocks(&self) -> bool {
         true
+    }
+
+    /// Reads the file afresh ([`SqliteStore::check_file`], [`FileCheck::Schema`]), so a file
+    /// deleted, replaced or damaged under the running store shows; in memory, the schema on the
+    /// store's own connection.
+    fn health(&self) -> Result<String> {
+        match &self.path {
+            Some(path) => {
+                let version = Self::check_file(path, FileCheck::Schema)?;
+                Ok(format!("sqlite {}, schema {version}", path.display()))
+            }
+            None => {
+                let version = check_schema(&self.lock())?;
+                Ok(format!("sqlite in memory, schema {version}"))
+            }
+        }
     }
 
     /// `record_inform` updates memory and queues the write; `next_task` reads memory. The one

@@ -663,12 +663,16 @@ fn sqlite_kill_mid_queue_loses_and_repeats_nothing() {
     }
 
     // Restart: what is left is queued again (attempts bumped where a claim was cut short).
-    let store = SqliteStore::open(&path).unwrap();
-    let left = store.tasks(&TaskFilter::default()).unwrap();
-    assert!(left.iter().all(|t| t.status == TaskStatus::Queued));
-    let done_by_children = store.completed_tasks(None).unwrap().len();
+    // One open store per file at a time (the store's lock), so it closes before the last run.
+    let (left, done_by_children) = {
+        let store = SqliteStore::open(&path).unwrap();
+        let left = store.tasks(&TaskFilter::default()).unwrap();
+        assert!(left.iter().all(|t| t.status == TaskStatus::Queued));
+        (left, store.completed_tasks(None).unwrap().len())
+    };
     crash_child(&path);
 
+    let store = SqliteStore::open(&path).unwrap();
     let log = store.completed_tasks(None).unwrap();
     let mut times: HashMap<TaskId, usize> = HashMap::new();
     for entry in &log {
