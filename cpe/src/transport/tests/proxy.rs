@@ -170,3 +170,40 @@ async fn proxy_refusals_are_typed() {
         TransportError::Proxy(ProxyError::Connect { .. })
     ));
 }
+
+#[tokio::test]
+async fn last_peer_is_the_proxy_through_one_and_the_server_without() {
+    let server = Server::start(|_, _| ok("<ok/>")).await;
+    let proxy = Proxy::start(None).await;
+    let direct = client(config());
+    assert_eq!(direct.last_peer(), None);
+    direct.open(server.url("/"), None).await.unwrap();
+    assert_eq!(
+        direct.last_peer().map(|p| p.port()),
+        Some(server.port()),
+        "the server"
+    );
+    let proxied = client(via(&proxy, None, config().tls));
+    proxied.open(server.url("/"), None).await.unwrap();
+    assert_eq!(
+        proxied.last_peer().map(|p| p.to_string()),
+        proxy.url().strip_prefix("http://").map(str::to_owned)
+    );
+}
+
+#[tokio::test]
+async fn no_proxy_targets_are_reached_directly() {
+    let server = Server::start(|_, _| ok("<ok/>")).await;
+    let proxy = Proxy::start(None).await;
+    let mut settings = via(&proxy, None, config().tls);
+    settings.proxy.no_proxy = vec!["127.0.0.0/8".into()];
+    let client = client(settings);
+    let mut session = client.open(server.url("/"), None).await.unwrap();
+    session.post(Bytes::new()).await.unwrap();
+    assert_eq!(
+        server.requests()[0].target,
+        "/",
+        "origin-form, not through the proxy"
+    );
+    assert_eq!(proxy.connections(), 0);
+}
