@@ -171,12 +171,7 @@ async fn start_agent(
         },
     )
     .unwrap();
-    let agent = cpe::agent::Agent::start(config).await.unwrap();
-    let (stop, mut stopped) = watch::channel(false);
-    tokio::spawn(agent.run_until(async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    }));
-    stop
+    support::run_agent(config).await
 }
 
 /// Waits for the first ACS event that `pick` accepts.

@@ -363,21 +363,12 @@ impl Config {
             }
         }
         let proxy = check_proxy(file.proxy)?;
-        let client_identity = match (file.tls.client_cert, file.tls.client_key) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            (None, None) => None,
-            (cert, _) => {
-                return Err(ConfigError::Invalid {
-                    field: if cert.is_some() {
-                        "tls.client_key"
-                    } else {
-                        "tls.client_cert"
-                    },
-                    value: "(missing)".into(),
-                    allowed: "tls.client_cert and tls.client_key go together",
-                });
-            }
-        };
+        let client_identity = together(
+            file.tls.client_cert,
+            file.tls.client_key,
+            ["tls.client_cert", "tls.client_key"],
+            "tls.client_cert and tls.client_key go together",
+        )?;
         let listen = o.connreq_listen.or(file.connection_request.listen);
         let connreq_listen = match listen.as_deref() {
             None => SocketAddr::from(([0, 0, 0, 0], 7547)),
@@ -470,6 +461,25 @@ impl Config {
     }
 }
 
+/// Two settings that go together: both or neither; one alone is an error naming the other
+/// (`fields` in the order of `a` and `b`).
+fn together<A, B>(
+    a: Option<A>,
+    b: Option<B>,
+    fields: [&'static str; 2],
+    allowed: &'static str,
+) -> Result<Option<(A, B)>, ConfigError> {
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (None, None) => Ok(None),
+        (a, _) => Err(ConfigError::Invalid {
+            field: if a.is_some() { fields[1] } else { fields[0] },
+            value: "(missing)".into(),
+            allowed,
+        }),
+    }
+}
+
 /// `[proxy]`: an `http://` URL, `no_proxy` entries as [`NoProxy`] reads them, and user name
 /// and password together.
 fn check_proxy(section: ProxySection) -> Result<ProxyOptions, ConfigError> {
@@ -484,21 +494,13 @@ fn check_proxy(section: ProxySection) -> Result<ProxyOptions, ConfigError> {
             allowed: "at most 256 host names, .domain suffixes, IP addresses, CIDR blocks or *",
         })?;
     }
-    let credentials = match (section.username, section.password) {
-        (Some(username), Some(password)) => Some(Credentials::new(username, password)),
-        (None, None) => None,
-        (username, _) => {
-            return Err(ConfigError::Invalid {
-                field: if username.is_some() {
-                    "proxy.password"
-                } else {
-                    "proxy.username"
-                },
-                value: "(missing)".into(),
-                allowed: "proxy.username and proxy.password go together",
-            });
-        }
-    };
+    let credentials = together(
+        section.username,
+        section.password,
+        ["proxy.username", "proxy.password"],
+        "proxy.username and proxy.password go together",
+    )?
+    .map(|(username, password)| Credentials::new(username, password));
     Ok(ProxyOptions {
         url,
         no_proxy: section.no_proxy,
