@@ -128,11 +128,7 @@ impl Rig {
             },
         )
         .unwrap();
-        let agent = cpe::agent::Agent::start(config).await.unwrap();
-        let (stop, mut stopped) = watch::channel(false);
-        tokio::spawn(agent.run_until(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        let stop = support::run_agent(config).await;
         Self {
             acs,
             acs_events,

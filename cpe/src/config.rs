@@ -13,8 +13,11 @@
 //! client_key = "/etc/cpe/cpe.key"
 //! insecure = false                         # never verify: only when set here
 //!
-//! [proxy]
-//! url = "http://proxy.example.net:3128"
+//! [proxy]                                  # else https_proxy, http_proxy, all_proxy, no_proxy
+//! url = "http://proxy.example.net:3128"    # for CWMP, transfers and the cloud tunnel
+//! no_proxy = [".lan.example", "10.0.0.0/8"] # names, domain suffixes, IPs, CIDRs or "*"
+//! username = "cpe"                         # Proxy-Authorization: Basic (or user:pw@ in url)
+//! password = "secret"
 //!
 //! [device]
 //! profile = "/etc/cpe/profile.toml"        # default: the built-in gateway profile
@@ -51,6 +54,9 @@ use std::time::Duration;
 
 use schemas::soap::CwmpVersion;
 use serde::Deserialize;
+
+use crate::dial::{NoProxy, ProxyOptions};
+use crate::transport::Credentials;
 
 /// Where state lives when nothing else says.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/cpe";
@@ -192,6 +198,12 @@ pub struct TlsSection {
 pub struct ProxySection {
     /// `http://host:port` of an HTTP proxy for all outbound traffic.
     pub url: Option<String>,
+    /// Hosts reached without the proxy (curl's `NO_PROXY` syntax).
+    pub no_proxy: Option<Vec<String>>,
+    /// User name for `Proxy-Authorization: Basic`.
+    pub username: Option<String>,
+    /// Password for `Proxy-Authorization: Basic`.
+    pub password: Option<String>,
 }
 
 /// `[device]`.
@@ -304,8 +316,8 @@ pub struct Config {
     pub client_identity: Option<(PathBuf, PathBuf)>,
     /// Skip certificate verification.
     pub insecure: bool,
-    /// HTTP proxy URL.
-    pub proxy: Option<String>,
+    /// The `[proxy]` settings; the environment completes them when the agent starts.
+    pub proxy: ProxyOptions,
     /// Profile file; `None` for the built-in gateway.
     pub profile: Option<PathBuf>,
     /// Serial number override.
@@ -350,25 +362,13 @@ impl Config {
                 });
             }
         }
-        let proxy = file.proxy.url.filter(|u| !u.is_empty());
-        if let Some(url) = &proxy {
-            check_url("proxy.url", url, &["http://"])?;
-        }
-        let client_identity = match (file.tls.client_cert, file.tls.client_key) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            (None, None) => None,
-            (cert, _) => {
-                return Err(ConfigError::Invalid {
-                    field: if cert.is_some() {
-                        "tls.client_key"
-                    } else {
-                        "tls.client_cert"
-                    },
-                    value: "(missing)".into(),
-                    allowed: "tls.client_cert and tls.client_key go together",
-                });
-            }
-        };
+        let proxy = check_proxy(file.proxy)?;
+        let client_identity = together(
+            file.tls.client_cert,
+            file.tls.client_key,
+            ["tls.client_cert", "tls.client_key"],
+            "tls.client_cert and tls.client_key go together",
+        )?;
         let listen = o.connreq_listen.or(file.connection_request.listen);
         let connreq_listen = match listen.as_deref() {
             None => SocketAddr::from(([0, 0, 0, 0], 7547)),
@@ -461,6 +461,53 @@ impl Config {
     }
 }
 
+/// Two settings that go together: both or neither; one alone is an error naming the other
+/// (`fields` in the order of `a` and `b`).
+fn together<A, B>(
+    a: Option<A>,
+    b: Option<B>,
+    fields: [&'static str; 2],
+    allowed: &'static str,
+) -> Result<Option<(A, B)>, ConfigError> {
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (None, None) => Ok(None),
+        (a, _) => Err(ConfigError::Invalid {
+            field: if a.is_some() { fields[1] } else { fields[0] },
+            value: "(missing)".into(),
+            allowed,
+        }),
+    }
+}
+
+/// `[proxy]`: an `http://` URL, `no_proxy` entries as [`NoProxy`] reads them, and user name
+/// and password together.
+fn check_proxy(section: ProxySection) -> Result<ProxyOptions, ConfigError> {
+    let url = section.url.filter(|u| !u.is_empty());
+    if let Some(url) = &url {
+        check_url("proxy.url", url, &["http://"])?;
+    }
+    if let Some(list) = &section.no_proxy {
+        NoProxy::parse(list.iter().map(String::as_str)).map_err(|e| ConfigError::Invalid {
+            field: "proxy.no_proxy",
+            value: e.entry,
+            allowed: "at most 256 host names, .domain suffixes, IP addresses, CIDR blocks or *",
+        })?;
+    }
+    let credentials = together(
+        section.username,
+        section.password,
+        ["proxy.username", "proxy.password"],
+        "proxy.username and proxy.password go together",
+    )?
+    .map(|(username, password)| Credentials::new(username, password));
+    Ok(ProxyOptions {
+        url,
+        no_proxy: section.no_proxy,
+        credentials,
+    })
+}
+
 /// `[cloud]` with the command line's overrides, each value in its range.
 fn check_cloud(
     file: CloudSection,
@@ -512,9 +559,9 @@ impl Config {
     /// The ACS credentials the configuration provisions (`[acs] username` / `password`), if
     /// it gives a user name: the factory values of `ManagementServer.Username` / `Password`
     /// (TR-069 §3.4.4).
-    pub fn acs_credentials(&self) -> Option<crate::transport::Credentials> {
+    pub fn acs_credentials(&self) -> Option<Credentials> {
         (!self.acs_username.is_empty())
-            .then(|| crate::transport::Credentials::new(&self.acs_username, &self.acs_password))
+            .then(|| Credentials::new(&self.acs_username, &self.acs_password))
     }
 }
 
@@ -695,9 +742,35 @@ mod tests {
     fn a_proxy_url_may_carry_credentials() {
         let c = parse("[proxy]\nurl = \"http://user:pw@proxy.example.net:3128\"").unwrap();
         assert_eq!(
-            c.proxy.as_deref(),
+            c.proxy.url.as_deref(),
             Some("http://user:pw@proxy.example.net:3128")
         );
+    }
+
+    #[test]
+    fn proxy_exceptions_and_credentials_are_read_and_checked() {
+        let c = parse(
+            "[proxy]\nurl = \"http://p:3128\"\nno_proxy = [\".lan\", \"10.0.0.0/8\", \"*\"]\n\
+             username = \"u\"\npassword = \"pw\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.proxy.no_proxy.as_deref(),
+            Some(&[".lan".into(), "10.0.0.0/8".into(), "*".into()][..])
+        );
+        assert_eq!(c.proxy.credentials, Some(Credentials::new("u", "pw")));
+        assert!(parse("").unwrap().proxy == ProxyOptions::default());
+
+        let err = parse("[proxy]\nno_proxy = [\"10.0.0.0/40\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("`proxy.no_proxy` = 10.0.0.0/40"), "{err}");
+        let err = parse("[proxy]\nusername = \"u\"").unwrap_err().to_string();
+        assert!(err.starts_with("`proxy.password`"), "{err}");
+        let err = parse("[proxy]\nurl = \"socks5://p:1080\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("`proxy.url`"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cloud;
 pub mod config;
 pub mod connreq;
 pub mod control;
+pub mod dial;
 pub mod events;
 pub mod model;
 pub mod net;

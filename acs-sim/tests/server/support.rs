@@ -25,11 +25,22 @@ use schemas::rpc::{EventCode, Inform};
 use schemas::soap::{CwmpNamespace, CwmpVersion};
 use schemas::{Body, Envelope};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 #[path = "../../../cpe/tests/agent/support/pki.rs"]
 pub(crate) mod pki;
+
+/// Runs the `cpe` agent of `config` in this process until the returned sender is dropped
+/// (or sends `true`).
+pub(crate) async fn run_agent(config: cpe::config::Config) -> watch::Sender<bool> {
+    let agent = cpe::agent::Agent::start(config).await.unwrap();
+    let (stop, mut stopped) = watch::channel(false);
+    tokio::spawn(agent.run_until(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    stop
+}
 
 /// How long a test CPE waits for any answer: a hang fails the test.
 pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -32,6 +32,7 @@ use crate::cloud::{
 };
 use crate::connreq::{RateLimit, RateLimiter, signal};
 use crate::control::Response;
+use crate::dial::ProxyPolicy;
 use crate::model::Origin;
 
 /// The local service modules that open their own sub-links: `(devModName, cloudModName)`.
@@ -60,6 +61,8 @@ pub(super) struct Cloud {
     /// `Device.X_<vendor>_CloudManagement.`, when the profile has one.
     object: Option<String>,
     tls: Arc<rustls::ClientConfig>,
+    /// The HTTP proxies the tunnel's connections go through (the CWMP transport's).
+    proxy: ProxyPolicy,
     /// The configured CAS secret; the serial number when `None`.
     secret: Option<String>,
     client: Shared,
@@ -78,6 +81,7 @@ impl Cloud {
     pub(super) fn new(
         object: Option<String>,
         tls: Arc<rustls::ClientConfig>,
+        proxy: ProxyPolicy,
         secret: Option<String>,
         notifier: signal::Notifier,
         rate_limit: RateLimit,
@@ -85,6 +89,7 @@ impl Cloud {
         Self {
             object,
             tls,
+            proxy,
             secret,
             client: Arc::default(),
             events: None,
@@ -288,6 +293,7 @@ impl Cloud {
                 backoff: Default::default(),
             },
             tls: self.tls.clone(),
+            proxy: self.proxy.clone(),
         };
         let (client, events) = CloudClient::spawn(config);
         if let Ok(mut shared) = self.client.lock() {

@@ -253,6 +253,7 @@ impl Agent {
         let cloud = cloud::Cloud::new(
             core.cloud_object(),
             crate::cloud::cloud_tls(config.cloud.ca_file.as_deref())?,
+            client.proxies().clone(),
             config.cloud.secret.clone(),
             notifier.clone(),
             server_config.rate_limit,
@@ -1214,13 +1215,9 @@ fn transport_config(config: &Config) -> TransportConfig {
             insecure: config.insecure,
             ..TlsSettings::default()
         },
-        proxy: config
-            .proxy
-            .as_ref()
-            .map(|url| crate::transport::ProxyConfig {
-                url: url.clone(),
-                credentials: None,
-            }),
+        proxy: crate::dial::ProxySettings::from_options(&config.proxy, |name| {
+            std::env::var(name).ok()
+        }),
         response_timeout: config.session_timeout,
         ..TransportConfig::default()
     }

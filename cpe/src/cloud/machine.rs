@@ -19,7 +19,7 @@ use super::status::CloudStatus;
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most resolved addresses tried in one attempt.
-pub const MAX_ADDRESSES: usize = 8;
+pub const MAX_ADDRESSES: usize = crate::dial::MAX_ADDRESSES;
 
 /// A connection of the tunnel: the main link (`cmtnlmgr`/`base`) or the sub-link of the
 /// configured service module at this index of [`TunnelConfig::services`].
@@ -223,11 +223,12 @@ pub enum Action {
         /// The configured domain.
         domain: String,
     },
-    /// Open TCP and TLS to the cloud for the HTTP steps (TLS server name `domain`); answer
-    /// with [`Tunnel::handle_connected`] for [`Link::Main`].
+    /// Open TCP and TLS to the cloud for the HTTP steps (TLS server name `domain`), racing
+    /// the addresses in their order (Happy Eyeballs, RFC 8305); answer with
+    /// [`Tunnel::handle_connect`].
     Connect {
-        /// The resolved address and the configured port.
-        addr: SocketAddr,
+        /// The resolved addresses (at most [`MAX_ADDRESSES`]) with the configured port.
+        addrs: Vec<SocketAddr>,
         /// The name TLS checks.
         domain: String,
     },
@@ -347,10 +348,8 @@ pub struct Tunnel {
     /// The current establishment step's deadline.
     deadline: Option<Instant>,
     failures: u32,
+    /// The address connected to (while connecting, the first one tried).
     address: Option<IpAddr>,
-    /// Resolved addresses not tried yet in this attempt (a refused one moves on to the next,
-    /// so `localhost` resolving to `::1` first still reaches a server on `127.0.0.1`).
-    untried: Vec<IpAddr>,
     session_id: String,
     device_state: DeviceState,
     process_state: ProcessState,
@@ -388,7 +387,6 @@ impl Tunnel {
             deadline: None,
             failures: 0,
             address: None,
-            untried: Vec::new(),
             session_id: String::new(),
             device_state: DeviceState::Idle,
             process_state: ProcessState::DnsNotParsed,
@@ -473,40 +471,44 @@ impl Tunnel {
         if !matches!(self.phase, Phase::Resolving) {
             return;
         }
-        let addresses = result.unwrap_or_default();
-        if addresses.is_empty() {
+        let port = self.config.settings.port();
+        let addrs: Vec<_> = result
+            .unwrap_or_default()
+            .into_iter()
+            .take(MAX_ADDRESSES)
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        let Some(first) = addrs.first() else {
             return self.fail(FailureReason::DnsParseFailed, now);
-        }
-        self.untried = addresses;
-        self.untried.truncate(MAX_ADDRESSES);
-        self.untried.reverse();
+        };
+        self.address = Some(first.ip());
         self.process_state = ProcessState::DnsParsed;
         self.phase = Phase::Connecting;
-        self.connect_next(now);
-    }
-
-    /// Connects to the next resolved address.
-    fn connect_next(&mut self, now: Instant) {
-        let Some(address) = self.untried.pop() else {
-            return self.fail(FailureReason::SocketConnectionFailed, now);
-        };
-        self.address = Some(address);
         self.deadline = Some(now + STEP_TIMEOUT);
         self.actions.push_back(Action::Connect {
-            addr: SocketAddr::new(address, self.config.settings.port()),
+            addrs,
             domain: self.config.settings.domain().to_owned(),
         });
     }
 
-    /// The answer to [`Action::Connect`] (for [`Link::Main`] while connecting) or to
-    /// [`Action::OpenWebSocket`].
+    /// The answer to [`Action::Connect`]: the address that won the race, or why every one
+    /// failed (all refused is "Socket connection failed").
+    pub fn handle_connect(&mut self, result: Result<SocketAddr, ConnectError>, now: Instant) {
+        if !matches!(self.phase, Phase::Connecting) {
+            return;
+        }
+        match result {
+            Ok(addr) => {
+                self.address = Some(addr.ip());
+                self.request_cas_url(now);
+            }
+            Err(e) => self.fail(connect_failure(&e), now),
+        }
+    }
+
+    /// The answer to [`Action::OpenWebSocket`].
     pub fn handle_connected(&mut self, link: Link, result: Result<(), ConnectError>, now: Instant) {
         match (link, &mut self.phase) {
-            (Link::Main, Phase::Connecting) => match result {
-                Ok(()) => self.request_cas_url(now),
-                Err(ConnectError::Refused(_)) if !self.untried.is_empty() => self.connect_next(now),
-                Err(e) => self.fail(connect_failure(&e), now),
-            },
             (Link::Main, Phase::Handshake) => match result {
                 Ok(()) => {
                     self.device_state = DeviceState::Request;

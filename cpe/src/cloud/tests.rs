@@ -113,11 +113,11 @@ fn connect(t: &mut Tunnel, now: Instant) {
     assert_eq!(
         actions(t),
         [Action::Connect {
-            addr: "192.0.2.7:443".parse().unwrap(),
+            addrs: vec!["192.0.2.7:443".parse().unwrap()],
             domain: "cloud.example".into()
         }]
     );
-    t.handle_connected(Link::Main, Ok(()), now);
+    t.handle_connect(Ok("192.0.2.7:443".parse().unwrap()), now);
 }
 
 /// Steps 1-3 answered; the cloud-auth request is pending.
@@ -378,11 +378,7 @@ fn refused_tcp_port_fails_socket_connection() {
     assert_failure(
         |t, now| {
             t.handle_resolved(Ok(vec!["192.0.2.7".parse().unwrap()]), now);
-            t.handle_connected(
-                Link::Main,
-                Err(ConnectError::Refused("refused".into())),
-                now,
-            );
+            t.handle_connect(Err(ConnectError::Refused("refused".into())), now);
         },
         FailureReason::SocketConnectionFailed,
         DeviceState::Connecting,
@@ -391,30 +387,27 @@ fn refused_tcp_port_fails_socket_connection() {
 }
 
 #[test]
-fn a_refused_address_moves_on_to_the_next_one_resolved() {
+fn one_connect_races_every_resolved_address_and_the_winner_is_the_server_address() {
     let now = Instant::now();
     let mut t = tunnel(Vec::new(), now);
     assert_eq!(actions(&mut t).len(), 1, "resolve");
-    let addresses = ["::1", "127.0.0.1"].map(|a| a.parse().unwrap());
-    t.handle_resolved(Ok(addresses.to_vec()), now);
-    let refused = || Err(ConnectError::Refused("refused".into()));
-    for address in addresses {
-        assert_eq!(
-            actions(&mut t),
-            [Action::Connect {
-                addr: std::net::SocketAddr::new(address, 443),
-                domain: "cloud.example".into()
-            }]
-        );
-        assert_eq!(status(&t, now).server_address, Some(address));
-        t.handle_connected(Link::Main, refused(), now);
-    }
-    // Every address refused: the attempt fails as for one.
-    assert_eq!(
-        status(&t, now).failure_reason,
-        FailureReason::SocketConnectionFailed
-    );
-    assert!(matches!(t.poll_event(), Some(Event::Failed(_))));
+    let resolved: Vec<std::net::IpAddr> = (1..=10u8)
+        .map(|i| std::net::IpAddr::from([192, 0, 2, i]))
+        .chain(["::1".parse().unwrap()])
+        .collect();
+    t.handle_resolved(Ok(resolved.clone()), now);
+    let [Action::Connect { addrs, .. }] = &actions(&mut t)[..] else {
+        panic!("one Connect");
+    };
+    let expected: Vec<_> = resolved[..MAX_ADDRESSES]
+        .iter()
+        .map(|ip| std::net::SocketAddr::new(*ip, 443))
+        .collect();
+    assert_eq!(addrs, &expected, "in order, capped");
+    assert_eq!(status(&t, now).server_address, Some(resolved[0]));
+    t.handle_connect(Ok(expected[3]), now);
+    assert_eq!(status(&t, now).server_address, Some(resolved[3]));
+    assert!(matches!(only_http(&mut t).0, HttpStep::CasUrl));
 }
 
 #[test]
@@ -422,11 +415,7 @@ fn tls_error_fails_ssl_creation() {
     assert_failure(
         |t, now| {
             t.handle_resolved(Ok(vec!["192.0.2.7".parse().unwrap()]), now);
-            t.handle_connected(
-                Link::Main,
-                Err(ConnectError::Tls("unknown issuer".into())),
-                now,
-            );
+            t.handle_connect(Err(ConnectError::Tls("unknown issuer".into())), now);
         },
         FailureReason::SslCreationFailed,
         DeviceState::Connecting,
@@ -620,11 +609,11 @@ fn domain_or_port_change_drops_with_configuration_changed_and_reconnects_there()
     assert_eq!(
         actions(&mut t),
         [Action::Connect {
-            addr: "198.51.100.1:8443".parse().unwrap(),
+            addrs: vec!["198.51.100.1:8443".parse().unwrap()],
             domain: "other.example".into()
         }]
     );
-    t.handle_connected(Link::Main, Ok(()), t0 + secs(1));
+    t.handle_connect(Ok("198.51.100.1:8443".parse().unwrap()), t0 + secs(1));
     assert_eq!(
         only_http(&mut t).2,
         "https://other.example:8443/v3/base/userauth"

@@ -1,7 +1,8 @@
 //! [`Client`] (shared settings) and [`Session`] (one CWMP session's connection, cookies and
 //! authentication).
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{
@@ -17,11 +18,12 @@ use tracing::{debug, info};
 
 use super::auth::Authenticator;
 use super::config::{Credentials, TransportConfig};
-use super::connect::{Connection, Dialer, Proxy};
+use super::connect::{Connection, Dialer};
 use super::cookie::CookieJar;
-use super::error::{ProxyError, TimeoutKind, TransportError};
+use super::error::{TimeoutKind, TransportError};
 use super::tls;
 use super::url::AcsUrl;
+use crate::dial::ProxyPolicy;
 
 /// `Content-Type` of every POST that carries a SOAP envelope (TR-069 Amd 6 §3.4.2).
 const SOAP_CONTENT_TYPE: &str = "text/xml; charset=\"utf-8\"";
@@ -61,7 +63,7 @@ impl Client {
     /// the proxy. Fails on unreadable files or invalid settings.
     pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
         let tls = tls::client_config(&config.tls)?;
-        let proxy = config.proxy.as_ref().map(Proxy::from_config).transpose()?;
+        let proxies = ProxyPolicy::new(&config.proxy)?;
         let header = |name: &'static str, value: &str| {
             HeaderValue::from_str(value).map_err(|_| TransportError::InvalidHeader { name })
         };
@@ -74,8 +76,9 @@ impl Client {
         let dialer = Dialer {
             tls,
             insecure: config.tls.insecure,
-            proxy,
+            proxies,
             connect_timeout: config.connect_timeout,
+            last_peer: Mutex::new(None),
         };
         Ok(Self {
             shared: Arc::new(Shared {
@@ -85,6 +88,19 @@ impl Client {
                 soap_action,
             }),
         })
+    }
+
+    /// The peer of the latest connection any session or transfer of this client opened: the
+    /// server's address, or the HTTP proxy's when one was used; `None` before the first.
+    /// With Happy Eyeballs (RFC 8305) it tells which address family won.
+    pub fn last_peer(&self) -> Option<SocketAddr> {
+        self.shared.dialer.last_peer()
+    }
+
+    /// The proxies this client uses, for the other outbound connections of the agent (the
+    /// cloud tunnel) to follow the same settings.
+    pub fn proxies(&self) -> &ProxyPolicy {
+        &self.shared.dialer.proxies
     }
 
     /// Opens a CWMP session to `url`: connects (TCP, proxy, TLS) right away, with an empty
@@ -330,15 +346,9 @@ impl Session {
                 debug!(url = %self.url, "server accepted the credentials");
             }
             if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                && self.shared.dialer.absolute_form(&self.url)
+                && let Some(proxy) = self.shared.dialer.absolute_form(&self.url)
             {
-                let proxy = self.shared.dialer.proxy.as_ref();
-                return Err(if proxy.is_some_and(|p| p.authorization.is_some()) {
-                    ProxyError::AuthRejected
-                } else {
-                    ProxyError::AuthRequired
-                }
-                .into());
+                return Err(proxy.refusal(status, &self.url.authority()).into());
             }
             let redirect = matches!(
                 status,
@@ -363,7 +373,7 @@ impl Session {
 
     /// The request-target: origin-form, or absolute-form through an HTTP proxy.
     fn request_target(&self) -> String {
-        if self.shared.dialer.absolute_form(&self.url) {
+        if self.shared.dialer.absolute_form(&self.url).is_some() {
             self.url.to_string()
         } else {
             self.url.path_and_query().to_owned()
@@ -614,9 +624,8 @@ impl Session {
         if let Some(authorization) = authorization {
             headers.insert(AUTHORIZATION, authorization);
         }
-        if shared.dialer.absolute_form(&self.url)
-            && let Some(proxy) = &shared.dialer.proxy
-            && let Some(proxy_authorization) = &proxy.authorization
+        if let Some(proxy) = shared.dialer.absolute_form(&self.url)
+            && let Some(proxy_authorization) = proxy.authorization()
         {
             headers.insert(PROXY_AUTHORIZATION, proxy_authorization.clone());
         }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dial::ProxySettings;
+
 /// Where the system trust anchors are read from when no CA file is configured.
 pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -26,8 +28,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct TransportConfig {
     /// TLS trust anchors, client identity and the `insecure` switch (TR-069 Amd 6 §3.3).
     pub tls: TlsSettings,
-    /// An HTTP proxy for all CWMP traffic, if any.
-    pub proxy: Option<ProxyConfig>,
+    /// The HTTP proxies for CWMP sessions and file transfers, and the targets reached
+    /// directly; none by default.
+    pub proxy: ProxySettings,
     /// Limit for TCP connect + proxy `CONNECT` + TLS handshake.
     pub connect_timeout: Duration,
     /// Limit for one complete response (status, headers and body) after a request is sent.
@@ -51,7 +54,7 @@ impl Default for TransportConfig {
     fn default() -> Self {
         Self {
             tls: TlsSettings::default(),
-            proxy: None,
+            proxy: ProxySettings::default(),
             connect_timeout: DEFAULT_TIMEOUT,
             response_timeout: DEFAULT_TIMEOUT,
             max_body_size: DEFAULT_MAX_BODY,
@@ -98,8 +101,8 @@ pub struct ClientCertificate {
     pub key_file: PathBuf,
 }
 
-/// An HTTP proxy: `http://host:port`. A plain-http ACS is reached with absolute-form requests
-/// through the proxy, an https ACS through a `CONNECT` tunnel.
+/// One HTTP proxy: `http://host:port`. A plain-http server is reached with absolute-form
+/// requests through the proxy, an https server through a `CONNECT` tunnel.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
     /// `http://host:port` (user information in the URL is taken as `credentials` when those

@@ -2,39 +2,37 @@
 //! proxy), optional TLS (TR-069 Amd 6 §3.3), then hyper's `client::conn::http1` handshake.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tracing::{debug, warn};
 
-use super::config::ProxyConfig;
-use super::error::{ProxyError, TimeoutKind, TransportError};
+use super::error::{TimeoutKind, TransportError};
 use super::tls;
 use super::url::{AcsUrl, Scheme};
-
-/// Largest `CONNECT` response head read from a proxy.
-const MAX_PROXY_HEAD: usize = 8 * 1024;
+use crate::dial::{self, Proxy, ProxyPolicy};
 
 /// Opens connections; one per [`Client`](super::Client), shared by its sessions.
 #[derive(Debug)]
 pub(crate) struct Dialer {
     pub(crate) tls: Arc<ClientConfig>,
     pub(crate) insecure: bool,
-    pub(crate) proxy: Option<Proxy>,
+    pub(crate) proxies: ProxyPolicy,
     pub(crate) connect_timeout: Duration,
+    /// The peer of the latest TCP connection: the server's address, or the proxy's.
+    pub(crate) last_peer: Mutex<Option<SocketAddr>>,
 }
 
 impl Dialer {
@@ -47,37 +45,47 @@ impl Dialer {
             })?
     }
 
-    /// Whether requests to `url` go to an HTTP proxy in absolute-form.
-    pub(crate) fn absolute_form(&self, url: &AcsUrl) -> bool {
-        self.proxy.is_some() && url.scheme() == Scheme::Http
+    /// The proxy that connections to `url` go through, if any (`no_proxy` considered).
+    pub(crate) fn proxy_for(&self, url: &AcsUrl) -> Option<&Proxy> {
+        self.proxies.proxy_for(url.is_https(), url.host())
+    }
+
+    /// The proxy that takes requests to `url` in absolute-form (plain `http` through a
+    /// proxy), if any.
+    pub(crate) fn absolute_form(&self, url: &AcsUrl) -> Option<&Proxy> {
+        self.proxy_for(url).filter(|_| url.scheme() == Scheme::Http)
+    }
+
+    /// The peer of the latest TCP connection (the server, or the proxy).
+    pub(crate) fn last_peer(&self) -> Option<SocketAddr> {
+        *self.last_peer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// TCP to `url`'s server, or to its proxy and for https through a `CONNECT` tunnel;
+    /// Happy Eyeballs over the addresses either way.
+    async fn tcp(&self, url: &AcsUrl) -> Result<TcpStream, TransportError> {
+        let (tcp, peer) = match self.proxy_for(url) {
+            Some(proxy) => {
+                let (tcp, peer) = proxy.connect().await?;
+                if url.is_https() {
+                    (proxy.tunnel(tcp, &url.authority()).await?, peer)
+                } else {
+                    (tcp, peer)
+                }
+            }
+            None => dial::tcp(url.host(), url.port()).await.map_err(|source| {
+                TransportError::Connect {
+                    addr: url.authority(),
+                    source,
+                }
+            })?,
+        };
+        *self.last_peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(peer);
+        Ok(tcp)
     }
 
     async fn connect_inner(&self, url: &AcsUrl) -> Result<Connection, TransportError> {
-        let tcp = match &self.proxy {
-            Some(proxy) => {
-                let tcp = tcp_connect(&proxy.host, proxy.port)
-                    .await
-                    .map_err(|source| ProxyError::Connect {
-                        addr: proxy.authority(),
-                        source,
-                    })?;
-                if url.is_https() {
-                    proxy.tunnel(tcp, url).await?
-                } else {
-                    tcp
-                }
-            }
-            None => tcp_connect(url.host(), url.port())
-                .await
-                .map_err(|source| TransportError::Connect {
-                    addr: url.authority(),
-                    source,
-                })?,
-        };
-        // CWMP is request/response with small messages: do not wait for Nagle.
-        if let Err(error) = tcp.set_nodelay(true) {
-            debug!(%error, "cannot set TCP_NODELAY");
-        }
+        let tcp = self.tcp(url).await?;
 
         let stream = if url.is_https() {
             if self.insecure {
@@ -147,145 +155,6 @@ impl Drop for Connection {
     }
 }
 
-/// A parsed [`ProxyConfig`].
-#[derive(Debug)]
-pub(crate) struct Proxy {
-    host: String,
-    port: u16,
-    /// `Proxy-Authorization` value, sent with every request to the proxy.
-    pub(crate) authorization: Option<HeaderValue>,
-}
-
-impl Proxy {
-    pub(crate) fn from_config(config: &ProxyConfig) -> Result<Self, TransportError> {
-        let invalid = |reason: &'static str| TransportError::InvalidUrl {
-            url: config.url.clone(),
-            reason,
-        };
-        let raw = config.url.trim();
-        let rest = match raw.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some(_) => return Err(invalid("only http:// proxies are supported")),
-            None => raw,
-        };
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (userinfo, host_port) = match authority.rsplit_once('@') {
-            Some((userinfo, host_port)) => (Some(userinfo), host_port),
-            None => (None, authority),
-        };
-        let parsed: AcsUrl = format!("http://{host_port}")
-            .parse()
-            .map_err(|_| invalid("bad proxy host or port"))?;
-        let credentials = match (&config.credentials, userinfo) {
-            (Some(c), _) => Some((c.username.clone(), c.password.clone())),
-            (None, Some(userinfo)) => {
-                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                Some((user.to_owned(), password.to_owned()))
-            }
-            (None, None) => None,
-        };
-        let authorization = credentials
-            .map(|(user, password)| {
-                HeaderValue::from_str(&http_auth::basic::encode_credentials(&user, &password))
-                    .map_err(|_| invalid("proxy credentials are not valid in a header"))
-            })
-            .transpose()?;
-        Ok(Self {
-            host: parsed.host().to_owned(),
-            port: parsed.port(),
-            authorization,
-        })
-    }
-
-    fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-
-    /// Asks the proxy for a `CONNECT` tunnel to the ACS (RFC 9110 §9.3.6).
-    async fn tunnel(&self, mut tcp: TcpStream, url: &AcsUrl) -> Result<TcpStream, TransportError> {
-        let target = url.authority();
-        let io_error = |source| ProxyError::Connect {
-            addr: self.authority(),
-            source,
-        };
-        let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-        if let Some(authorization) = &self.authorization {
-            head.push_str("Proxy-Authorization: ");
-            // Built from a String in `from_config`, so it is valid UTF-8.
-            head.push_str(authorization.to_str().unwrap_or_default());
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        tcp.write_all(head.as_bytes()).await.map_err(io_error)?;
-
-        let mut buf = Vec::with_capacity(512);
-        let head_len = loop {
-            let mut chunk = [0u8; 512];
-            let n = tcp.read(&mut chunk).await.map_err(io_error)?;
-            if n == 0 {
-                return Err(ProxyError::InvalidResponse {
-                    reason: "proxy closed the connection",
-                }
-                .into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            if buf.len() > MAX_PROXY_HEAD {
-                return Err(ProxyError::InvalidResponse {
-                    reason: "response head too large",
-                }
-                .into());
-            }
-        };
-        let status = parse_status_line(&buf).ok_or(ProxyError::InvalidResponse {
-            reason: "bad status line",
-        })?;
-        if status.is_success() {
-            if head_len != buf.len() {
-                // The ACS speaks only after our ClientHello: extra bytes mean a confused proxy.
-                return Err(ProxyError::InvalidResponse {
-                    reason: "data after the CONNECT response",
-                }
-                .into());
-            }
-            debug!(%target, "proxy tunnel established");
-            return Ok(tcp);
-        }
-        Err(match status {
-            StatusCode::PROXY_AUTHENTICATION_REQUIRED if self.authorization.is_some() => {
-                ProxyError::AuthRejected
-            }
-            StatusCode::PROXY_AUTHENTICATION_REQUIRED => ProxyError::AuthRequired,
-            status => ProxyError::Refused { target, status },
-        }
-        .into())
-    }
-}
-
-/// `HTTP/1.x NNN reason` → `NNN`.
-fn parse_status_line(head: &[u8]) -> Option<StatusCode> {
-    let line = head.split(|&b| b == b'\r').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.splitn(3, ' ');
-    if !parts.next()?.starts_with("HTTP/1.") {
-        return None;
-    }
-    StatusCode::from_bytes(parts.next()?.as_bytes()).ok()
-}
-
-async fn tcp_connect(host: &str, port: u16) -> io::Result<TcpStream> {
-    match host.parse::<IpAddr>() {
-        Ok(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
-        Err(_) => TcpStream::connect((host, port)).await,
-    }
-}
-
 /// The byte stream under hyper: plain TCP or TLS over TCP.
 #[derive(Debug)]
 enum Stream {
@@ -348,55 +217,5 @@ impl AsyncWrite for Stream {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::transport::Credentials;
-
-    #[test]
-    fn parses_proxy_config() {
-        let proxy = Proxy::from_config(&ProxyConfig {
-            url: "http://bob:s3cret@proxy.lan:3128/".into(),
-            credentials: None,
-        })
-        .unwrap();
-        assert_eq!(proxy.authority(), "proxy.lan:3128");
-        assert_eq!(
-            proxy.authorization.unwrap(),
-            http_auth::basic::encode_credentials("bob", "s3cret")
-        );
-
-        let proxy = Proxy::from_config(&ProxyConfig {
-            url: "[::1]:8080".into(),
-            credentials: Some(Credentials::new("a", "b")),
-        })
-        .unwrap();
-        assert_eq!(proxy.authority(), "[::1]:8080");
-        assert!(proxy.authorization.is_some());
-
-        for bad in ["https://proxy:443", "http://", "http://proxy:notaport"] {
-            let config = ProxyConfig {
-                url: bad.into(),
-                credentials: None,
-            };
-            assert!(Proxy::from_config(&config).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn parses_status_lines() {
-        assert_eq!(
-            parse_status_line(b"HTTP/1.1 200 Connection established\r\n\r\n"),
-            Some(StatusCode::OK)
-        );
-        assert_eq!(
-            parse_status_line(b"HTTP/1.0 407 Auth\r\n"),
-            Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
-        );
-        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 abc\r\n"), None);
     }
 }

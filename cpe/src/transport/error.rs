@@ -101,7 +101,7 @@ pub enum TransportError {
         reason: &'static str,
     },
     /// The HTTP proxy failed; see [`ProxyError`].
-    #[error("HTTP proxy: {0}")]
+    #[error(transparent)]
     Proxy(#[from] ProxyError),
     /// Writing a downloaded body to its destination failed (disk full, I/O error).
     #[error("cannot write the downloaded body: {source}")]
@@ -186,34 +186,47 @@ impl fmt::Display for TimeoutKind {
     }
 }
 
-/// Failures of the HTTP proxy (`CONNECT` tunnel for https, absolute-form for http).
+/// Failures of the HTTP proxy (`CONNECT` tunnel for https, absolute-form for http); each
+/// names the proxy (`host:port`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProxyError {
     /// The proxy demanded authentication (407) and no proxy credentials are configured.
-    #[error("proxy requires authentication (407) but no proxy credentials are configured")]
-    AuthRequired,
+    #[error(
+        "HTTP proxy {proxy} requires authentication (407) but no proxy credentials are configured"
+    )]
+    AuthRequired {
+        /// `host:port` of the proxy.
+        proxy: String,
+    },
     /// The proxy answered 407 to the configured credentials.
-    #[error("proxy rejected the configured credentials (407)")]
-    AuthRejected,
-    /// The proxy itself could not be reached.
-    #[error("cannot connect to proxy {addr}: {source}")]
+    #[error("HTTP proxy {proxy} rejected the configured credentials (407)")]
+    AuthRejected {
+        /// `host:port` of the proxy.
+        proxy: String,
+    },
+    /// The proxy itself could not be reached, or the connection to it broke.
+    #[error("cannot connect to HTTP proxy {proxy}: {source}")]
     Connect {
         /// `host:port` of the proxy.
-        addr: String,
+        proxy: String,
         /// The socket error.
         #[source]
         source: io::Error,
     },
     /// The proxy's answer to `CONNECT` was not HTTP or was too large.
-    #[error("malformed answer to CONNECT: {reason}")]
+    #[error("HTTP proxy {proxy} gave a malformed answer to CONNECT: {reason}")]
     InvalidResponse {
+        /// `host:port` of the proxy.
+        proxy: String,
         /// What was wrong.
         reason: &'static str,
     },
     /// The proxy refused the `CONNECT` tunnel with this status (403, 502, ...).
-    #[error("proxy refused CONNECT to {target} with status {status}")]
+    #[error("HTTP proxy {proxy} refused CONNECT to {target}: {status}")]
     Refused {
+        /// `host:port` of the proxy.
+        proxy: String,
         /// The `host:port` asked for.
         target: String,
         /// The status the proxy answered.

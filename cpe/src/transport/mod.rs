@@ -18,8 +18,10 @@
 //!   URL to use for the rest of the session;
 //! - TLS uses rustls with the aws-lc-rs provider: a CA file or the system bundle, an optional
 //!   client certificate, SNI from the URL host (§3.3);
-//! - an HTTP proxy is used with absolute-form requests for `http` and a `CONNECT` tunnel for
-//!   `https`;
+//! - an HTTP proxy ([`ProxySettings`], chosen per target with `no_proxy`) is used with
+//!   absolute-form requests for `http` and a `CONNECT` tunnel for `https`; without one the
+//!   server's addresses are raced with Happy Eyeballs (RFC 8305), and [`Client::last_peer`]
+//!   tells which address (or proxy) was reached;
 //! - connect and response waits are bounded with `tokio::time` (pausable in tests), response
 //!   bodies by [`TransportConfig::max_body_size`].
 //!
@@ -39,6 +41,7 @@ mod error;
 mod tls;
 mod url;
 
+pub use crate::dial::{ProxyPolicy, ProxySettings};
 pub use client::{Client, Downloaded, Response, Session};
 pub use config::{
     ClientCertificate, Credentials, DEFAULT_MAX_BODY, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT,

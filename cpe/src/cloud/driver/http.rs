@@ -4,19 +4,18 @@
 //! Idle connections are kept per origin until the attempt is over.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::client::conn::http1::{SendRequest, handshake};
 use hyper_util::rt::TokioIo;
-use rustls::ClientConfig;
 use schemas::tunnel::MAX_FRAME;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 
-use super::{IO_TIMEOUT, net};
+use super::IO_TIMEOUT;
+use super::net::{self, Egress};
 use crate::cloud::{ConnectError, HttpMethod, HttpResponse, SendError};
 use crate::transport::AcsUrl;
 
@@ -127,19 +126,16 @@ impl Exchange {
     /// and `Location`, which no step accepts ("Processing ... failed").
     pub(super) async fn run(
         self,
-        tls: Arc<ClientConfig>,
+        egress: Egress,
     ) -> (Result<HttpResponse, SendError>, Option<Idle>) {
-        match timeout(IO_TIMEOUT, self.exchange(tls)).await {
+        match timeout(IO_TIMEOUT, self.exchange(egress)).await {
             Ok(Ok((response, idle))) => (Ok(response), idle),
             Ok(Err(e)) => (Err(e), None),
             Err(_) => (Err(SendError::Io("no answer in time".to_owned())), None),
         }
     }
 
-    async fn exchange(
-        self,
-        tls: Arc<ClientConfig>,
-    ) -> Result<(HttpResponse, Option<Idle>), SendError> {
+    async fn exchange(self, egress: Egress) -> Result<(HttpResponse, Option<Idle>), SendError> {
         let url = self.url;
         let idle = match self.sender {
             Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
@@ -147,7 +143,7 @@ impl Exchange {
         };
         let mut sender = match idle {
             Some(sender) => sender,
-            None => open(&url, self.cloud, tls).await.map_err(|e| match e {
+            None => open(&url, self.cloud, &egress).await.map_err(|e| match e {
                 ConnectError::Tls(detail) => SendError::Tls(detail),
                 other => SendError::Io(other.to_string()),
             })?,
@@ -185,15 +181,18 @@ impl Exchange {
     }
 }
 
-/// Opens TCP and TLS to `addr` with the TLS name `domain`, and an HTTP/1.1 connection over
-/// them (the answer to [`Action::Connect`](crate::cloud::Action::Connect)).
+/// Opens TCP to the first of `addrs` that accepts (or through the proxy), TLS with the name
+/// `domain`, and an HTTP/1.1 connection over them (the answer to
+/// [`Action::Connect`](crate::cloud::Action::Connect)); returns it with the address reached.
 pub(super) async fn connect(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     domain: &str,
-    tls: Arc<ClientConfig>,
-) -> Result<Sender, ConnectError> {
-    let tcp = net::tcp(addr).await?;
-    http1(net::tls(tcp, domain, tls).await?).await
+    egress: &Egress,
+) -> Result<(Sender, SocketAddr), ConnectError> {
+    let port = addrs.first().map_or(443, SocketAddr::port);
+    let (tcp, peer) = egress.tcp(addrs, domain, port, true).await?;
+    let sender = http1(net::tls(tcp, domain, egress.tls.clone()).await?).await?;
+    Ok((sender, peer))
 }
 
 /// Opens a connection to `url`'s origin: the cloud's address when it is the cloud's origin,
@@ -201,14 +200,16 @@ pub(super) async fn connect(
 async fn open(
     url: &AcsUrl,
     cloud: Option<(SocketAddr, String)>,
-    tls: Arc<ClientConfig>,
+    egress: &Egress,
 ) -> Result<Sender, ConnectError> {
     if let Some((addr, domain)) = cloud {
-        return connect(addr, &domain, tls).await;
+        return Ok(connect(&[addr], &domain, egress).await?.0);
     }
-    let tcp = net::tcp_to(url.host(), url.port()).await?;
+    let tcp = egress
+        .tcp_to(url.host(), url.port(), url.is_https())
+        .await?;
     if url.is_https() {
-        http1(net::tls(tcp, url.host(), tls).await?).await
+        http1(net::tls(tcp, url.host(), egress.tls.clone()).await?).await
     } else {
         http1(tcp).await
     }

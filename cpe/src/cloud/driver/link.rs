@@ -2,13 +2,11 @@
 //! `wss://`, the upgrade with the session cookie), then feeds the frames it reads back to the
 //! driver and writes the frames the machine sends, one at a time.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
 use http::header::COOKIE;
-use rustls::ClientConfig;
 use schemas::tunnel::MAX_FRAME;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -18,8 +16,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
+use super::IO_TIMEOUT;
+use super::net::{self, Egress};
 use super::task::Completion;
-use super::{IO_TIMEOUT, net};
 use crate::cloud::{Close, ConnectError, Link, SendError};
 
 /// How long a closing link waits to write its close frame.
@@ -84,7 +83,7 @@ pub(super) struct Open {
 /// Spawns the task of the link `open` describes.
 pub(super) fn spawn(
     open: Open,
-    tls: Arc<ClientConfig>,
+    egress: Egress,
     done: mpsc::UnboundedSender<Completion>,
 ) -> LinkHandle {
     let (frames, frame_rx) = mpsc::unbounded_channel();
@@ -94,13 +93,13 @@ pub(super) fn spawn(
         done,
     };
     let id = open.id;
-    tokio::spawn(run(open, tls, frame_rx, reporter));
+    tokio::spawn(run(open, egress, frame_rx, reporter));
     LinkHandle { id, frames }
 }
 
 async fn run(
     open: Open,
-    tls: Arc<ClientConfig>,
+    egress: Egress,
     frames: mpsc::UnboundedReceiver<String>,
     reporter: Reporter,
 ) {
@@ -108,12 +107,12 @@ async fn run(
         Ok(target) => target,
         Err(e) => return reporter.report(LinkEvent::Connected(Err(e))),
     };
-    let tcp = match net::tcp_to(&host, port).await {
+    let tcp = match egress.tcp_to(&host, port, secure).await {
         Ok(tcp) => tcp,
         Err(e) => return reporter.report(LinkEvent::Connected(Err(e))),
     };
     if secure {
-        match net::tls(tcp, &host, tls).await {
+        match net::tls(tcp, &host, egress.tls).await {
             Ok(stream) => upgrade_and_serve(stream, &open, frames, &reporter).await,
             Err(e) => reporter.report(LinkEvent::Connected(Err(e))),
         }

@@ -2,12 +2,14 @@
 //! out its [`Action`](super::Action)s on real sockets (ARCHITECTURE.md, "Cloud-management
 //! tunnel"; the flow is [`schemas::tunnel`]'s table).
 //!
-//! - `Resolve`: `tokio::net::lookup_host`;
-//! - `Connect`: TCP (bounded by [`IO_TIMEOUT`]) then TLS with tokio-rustls, server name = the
-//!   configured domain; the HTTP/1.1 connection (hyper) it opens carries the HTTP steps to
+//! - `Resolve`: `tokio::net::lookup_host` of the domain, or of the HTTP proxy that serves it
+//!   ([`DriverConfig::proxy`]);
+//! - `Connect`: TCP (Happy Eyeballs over the addresses, RFC 8305, or the proxy's `CONNECT`
+//!   tunnel to the domain and port; bounded by [`IO_TIMEOUT`]) then TLS with tokio-rustls,
+//!   server name = the configured domain; the HTTP/1.1 connection (hyper) it opens carries the HTTP steps to
 //!   that origin, and a step whose URL names another origin (a CAS elsewhere) opens its own;
 //! - `Http`: one request, its answer's body capped at [`MAX_FRAME`];
-//! - `OpenWebSocket`: TCP, TLS for `wss://`, the upgrade with tokio-tungstenite (message and
+//! - `OpenWebSocket`: TCP (through the proxy as for `Connect`), TLS for `wss://`, the upgrade with tokio-tungstenite (message and
 //!   frame size capped at [`MAX_FRAME`]); each link is then a task that feeds frames back and
 //!   writes what the machine sends, one frame at a time;
 //! - `Send` / `Close`: handed to the link's task.
@@ -34,6 +36,7 @@ use schemas::tunnel::{CloudSettings, DeviceMessage, ReportFailure};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{CloudStatus, Event, Link, Tunnel, TunnelConfig};
+use crate::dial::ProxyPolicy;
 use crate::transport::{TlsSettings, TransportError};
 
 /// The longest any single I/O operation of the driver may take (a lookup, a connect with its
@@ -48,6 +51,9 @@ pub struct DriverConfig {
     pub tunnel: TunnelConfig,
     /// The TLS client configuration of every connection to the cloud ([`cloud_tls`]).
     pub tls: Arc<rustls::ClientConfig>,
+    /// The HTTP proxies: a `CONNECT` tunnel to the cloud's domain and port (and to a CAS
+    /// elsewhere) when one serves it; [`ProxyPolicy::default`] connects directly.
+    pub proxy: ProxyPolicy,
 }
 
 /// The driver could not be configured.
@@ -115,7 +121,11 @@ impl CloudClient {
         let mut rng = rand::make_rng::<rand::rngs::StdRng>();
         let jitter = move || rand::RngExt::random::<f64>(&mut rng);
         let tunnel = Tunnel::new(config.tunnel, jitter, task::now());
-        tokio::spawn(task::Driver::new(tunnel, config.tls, event_tx).run(command_rx));
+        let egress = net::Egress {
+            tls: config.tls,
+            proxies: config.proxy,
+        };
+        tokio::spawn(task::Driver::new(tunnel, egress, event_tx).run(command_rx));
         (Self { commands }, events)
     }
 

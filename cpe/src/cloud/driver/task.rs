@@ -4,18 +4,17 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use rustls::ClientConfig;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::sleep_until;
 use tracing::{Instrument, debug, debug_span};
 
+use super::Command;
 use super::http::{self, Exchange, Idle, Pool, Request, Sender};
 use super::link::{self, LinkEvent, LinkHandle, Open};
-use super::{Command, net};
+use super::net::Egress;
 use crate::cloud::{
     Action, ConnectError, Event, HttpResponse, HttpStep, Link, ResolveError, SendError, Tunnel,
 };
@@ -34,9 +33,9 @@ pub(super) enum Completion {
     },
     Connected {
         token: u64,
-        addr: SocketAddr,
         domain: String,
-        result: Result<Sender, ConnectError>,
+        /// The connection and the address it reached (the proxy's when one is used).
+        result: Result<(Sender, SocketAddr), ConnectError>,
     },
     Http {
         token: u64,
@@ -54,7 +53,7 @@ pub(super) enum Completion {
 /// The driver's state.
 pub(super) struct Driver {
     tunnel: Tunnel,
-    tls: Arc<ClientConfig>,
+    egress: Egress,
     events: mpsc::UnboundedSender<Event>,
     done: mpsc::UnboundedSender<Completion>,
     completions: mpsc::UnboundedReceiver<Completion>,
@@ -70,13 +69,13 @@ pub(super) struct Driver {
 impl Driver {
     pub(super) fn new(
         tunnel: Tunnel,
-        tls: Arc<ClientConfig>,
+        egress: Egress,
         events: mpsc::UnboundedSender<Event>,
     ) -> Self {
         let (done, completions) = mpsc::unbounded_channel();
         Self {
             tunnel,
-            tls,
+            egress,
             events,
             done,
             completions,
@@ -150,19 +149,19 @@ impl Driver {
             Action::Resolve { domain } => {
                 debug!(%domain, "resolving");
                 self.pool.clear();
+                let egress = self.egress.clone();
                 self.step(|token| async move {
-                    let result = net::resolve(&domain).await;
+                    let result = egress.resolve(&domain).await;
                     Completion::Resolved { token, result }
                 });
             }
-            Action::Connect { addr, domain } => {
-                debug!(%addr, %domain, "connecting");
-                let tls = self.tls.clone();
+            Action::Connect { addrs, domain } => {
+                debug!(?addrs, %domain, "connecting");
+                let egress = self.egress.clone();
                 self.step(|token| async move {
-                    let result = http::connect(addr, &domain, tls).await;
+                    let result = http::connect(&addrs, &domain, &egress).await;
                     Completion::Connected {
                         token,
-                        addr,
                         domain,
                         result,
                     }
@@ -200,7 +199,7 @@ impl Driver {
                     url,
                     cookie,
                 };
-                let handle = link::spawn(open, self.tls.clone(), self.done.clone());
+                let handle = link::spawn(open, self.egress.clone(), self.done.clone());
                 self.links.insert(link, handle);
             }
             Action::Send { link, text } => match self.links.get(&link) {
@@ -219,9 +218,9 @@ impl Driver {
     }
 
     fn http(&mut self, step: HttpStep, exchange: Exchange) {
-        let tls = self.tls.clone();
+        let egress = self.egress.clone();
         self.step(|token| async move {
-            let (result, idle) = exchange.run(tls).await;
+            let (result, idle) = exchange.run(egress).await;
             Completion::Http {
                 token,
                 step,
@@ -268,13 +267,15 @@ impl Driver {
             }
             Completion::Connected {
                 token,
-                addr,
                 domain,
                 result,
             } => {
                 if self.take_step(token) {
-                    let result = result.map(|sender| self.pool.connected(addr, domain, sender));
-                    self.tunnel.handle_connected(Link::Main, result, now());
+                    let result = result.map(|(sender, addr)| {
+                        self.pool.connected(addr, domain, sender);
+                        addr
+                    });
+                    self.tunnel.handle_connect(result, now());
                 }
             }
             Completion::Http {

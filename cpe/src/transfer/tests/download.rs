@@ -8,7 +8,7 @@ use super::support::{
 };
 use super::{Harness, NOW, download, transfer_complete};
 use crate::transfer::{Applied, HookError};
-use crate::transport::{ProxyConfig, TlsSettings, TransportConfig};
+use crate::transport::{ProxyConfig, ProxySettings, TlsSettings, TransportConfig};
 
 const IMAGE: &str = "FWIMG\u{1}\u{2}version=2.0;payload=0123456789abcdef";
 const FIRMWARE: &str = "1 Firmware Upgrade Image";
@@ -317,7 +317,7 @@ async fn downloads_go_through_the_configured_proxy() {
     let proxy = Proxy::start(None).await;
     let mut h = Harness::with(
         TransportConfig {
-            proxy: Some(ProxyConfig {
+            proxy: ProxySettings::all(ProxyConfig {
                 url: proxy.url(),
                 credentials: None,
             }),

@@ -5,12 +5,13 @@ use http::StatusCode;
 
 use super::support::{Pki, Proxy, Server, client, closed_port, config, ok};
 use crate::transport::{
-    AcsUrl, Credentials, ProxyConfig, ProxyError, TlsSettings, TransportConfig, TransportError,
+    AcsUrl, Credentials, ProxyConfig, ProxyError, ProxySettings, TlsSettings, TransportConfig,
+    TransportError,
 };
 
 fn via(proxy: &Proxy, credentials: Option<Credentials>, tls: TlsSettings) -> TransportConfig {
     TransportConfig {
-        proxy: Some(ProxyConfig {
+        proxy: ProxySettings::all(ProxyConfig {
             url: proxy.url(),
             credentials,
         }),
@@ -92,7 +93,7 @@ async fn proxy_credentials_from_the_url_are_sent_in_absolute_form() {
     let proxy = Proxy::start(Some(expected.clone())).await;
     let url = proxy.url().replace("http://", "http://u:p@");
     let client = client(TransportConfig {
-        proxy: Some(ProxyConfig {
+        proxy: ProxySettings::all(ProxyConfig {
             url,
             credentials: None,
         }),
@@ -117,7 +118,7 @@ async fn proxy_407_is_typed() {
     let anonymous = client(via(&proxy, None, trusting(&pki)));
     assert!(matches!(
         anonymous.open(server.url("/"), None).await.unwrap_err(),
-        TransportError::Proxy(ProxyError::AuthRequired)
+        TransportError::Proxy(ProxyError::AuthRequired { .. })
     ));
     // CONNECT with wrong credentials.
     let wrong = client(via(
@@ -127,13 +128,13 @@ async fn proxy_407_is_typed() {
     ));
     assert!(matches!(
         wrong.open(server.url("/"), None).await.unwrap_err(),
-        TransportError::Proxy(ProxyError::AuthRejected)
+        TransportError::Proxy(ProxyError::AuthRejected { .. })
     ));
     // Absolute-form: the 407 arrives as the response.
     let mut session = anonymous.open(plain.url("/"), None).await.unwrap();
     assert!(matches!(
         session.post(Bytes::new()).await.unwrap_err(),
-        TransportError::Proxy(ProxyError::AuthRequired)
+        TransportError::Proxy(ProxyError::AuthRequired { .. })
     ));
     assert!(server.requests().is_empty() && plain.requests().is_empty());
 }
@@ -148,7 +149,7 @@ async fn proxy_refusals_are_typed() {
         .parse()
         .unwrap();
     match client_via_proxy.open(dead, None).await.unwrap_err() {
-        TransportError::Proxy(ProxyError::Refused { status, target }) => {
+        TransportError::Proxy(ProxyError::Refused { status, target, .. }) => {
             assert_eq!(status, StatusCode::BAD_GATEWAY);
             assert!(target.starts_with("127.0.0.1:"));
         }
@@ -157,7 +158,7 @@ async fn proxy_refusals_are_typed() {
 
     // Nothing listens on the proxy port.
     let no_proxy = client(TransportConfig {
-        proxy: Some(ProxyConfig {
+        proxy: ProxySettings::all(ProxyConfig {
             url: format!("http://127.0.0.1:{}", closed_port().await),
             credentials: None,
         }),
@@ -168,4 +169,41 @@ async fn proxy_refusals_are_typed() {
         no_proxy.open(acs, None).await.unwrap_err(),
         TransportError::Proxy(ProxyError::Connect { .. })
     ));
+}
+
+#[tokio::test]
+async fn last_peer_is_the_proxy_through_one_and_the_server_without() {
+    let server = Server::start(|_, _| ok("<ok/>")).await;
+    let proxy = Proxy::start(None).await;
+    let direct = client(config());
+    assert_eq!(direct.last_peer(), None);
+    direct.open(server.url("/"), None).await.unwrap();
+    assert_eq!(
+        direct.last_peer().map(|p| p.port()),
+        Some(server.port()),
+        "the server"
+    );
+    let proxied = client(via(&proxy, None, config().tls));
+    proxied.open(server.url("/"), None).await.unwrap();
+    assert_eq!(
+        proxied.last_peer().map(|p| p.to_string()),
+        proxy.url().strip_prefix("http://").map(str::to_owned)
+    );
+}
+
+#[tokio::test]
+async fn no_proxy_targets_are_reached_directly() {
+    let server = Server::start(|_, _| ok("<ok/>")).await;
+    let proxy = Proxy::start(None).await;
+    let mut settings = via(&proxy, None, config().tls);
+    settings.proxy.no_proxy = vec!["127.0.0.0/8".into()];
+    let client = client(settings);
+    let mut session = client.open(server.url("/"), None).await.unwrap();
+    session.post(Bytes::new()).await.unwrap();
+    assert_eq!(
+        server.requests()[0].target,
+        "/",
+        "origin-form, not through the proxy"
+    );
+    assert_eq!(proxy.connections(), 0);
 }

@@ -153,6 +153,7 @@ fn config(pki: &Pki, domain: &str, port: u16, services: &[&str]) -> DriverConfig
             backoff: BACKOFF,
         },
         tls: pki.client_tls(),
+        proxy: Default::default(),
     }
 }
 
