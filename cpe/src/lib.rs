@@ -15,6 +15,7 @@ pub mod net;
 pub mod persist;
 pub mod rpc;
 pub mod session;
+pub mod stats;
 pub mod transfer;
 pub mod transport;
 pub mod ztp;
