@@ -608,8 +608,13 @@ mod tests {
         };
         let c = Config::resolve(FileConfig::default(), o).unwrap();
         assert_eq!(c.metrics_listen, Some("[::1]:0".parse().unwrap()));
-        let err = parse("[metrics]\nlisten = \"9310\"").unwrap_err().to_string();
-        assert!(err.contains("metrics.listen") && err.contains("address and port"), "{err}");
+        let err = parse("[metrics]\nlisten = \"9310\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metrics.listen") && err.contains("address and port"),
+            "{err}"
+        );
     }
 
     #[test]

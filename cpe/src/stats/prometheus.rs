@@ -114,7 +114,11 @@ impl Snapshot {
             }
         }
         let name = format!("{prefix}_messages_inqueue");
-        page.family(&name, Kind::Gauge, "Messages waiting to be sent now, by type.");
+        page.family(
+            &name,
+            Kind::Gauge,
+            "Messages waiting to be sent now, by type.",
+        );
         for row in &self.rows {
             page.sample(&name, &[("type", &row.message)], row.counters.inqueue);
         }
@@ -143,11 +147,7 @@ impl Snapshot {
             page.sample(&bucket, &[("le", &le.to_string())], cumulative);
         }
         page.sample(&bucket, &[("le", "+Inf")], s.count());
-        page.sample(
-            &format!("{name}_sum"),
-            &[],
-            s.duration_sum_us as f64 / 1e6,
-        );
+        page.sample(&format!("{name}_sum"), &[], s.duration_sum_us as f64 / 1e6);
         page.sample(&format!("{name}_count"), &[], s.count());
     }
 }

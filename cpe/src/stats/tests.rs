@@ -75,7 +75,14 @@ fn table_has_a_line_per_type_with_every_column() {
     let table = stats.snapshot(|_| 1).render();
     let lines: Vec<_> = table.lines().collect();
     assert!(lines[0].starts_with("Type"), "{table}");
-    for column in ["Success", "Failed", "Faults", "Inqueue", "Dropped", "Last-sent"] {
+    for column in [
+        "Success",
+        "Failed",
+        "Faults",
+        "Inqueue",
+        "Dropped",
+        "Last-sent",
+    ] {
         assert!(lines[0].contains(column), "{column} missing: {table}");
     }
     let inform: Vec<_> = lines[1].split_whitespace().collect();
@@ -119,7 +126,10 @@ fn label_values_and_help_are_escaped_per_the_text_format() {
         text.contains("# HELP x_total a \\\\ b\\nc \"q\"\n"),
         "{text}"
     );
-    assert!(text.contains("x_total{type=\"a\\\"b\\\\c\\nd\"} 1\n"), "{text}");
+    assert!(
+        text.contains("x_total{type=\"a\\\"b\\\\c\\nd\"} 1\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -176,7 +186,10 @@ fn exposition_parses_and_holds_the_snapshot_figures() {
         panic!("no duration histogram");
     };
     let le = |bound: f64| buckets.iter().find(|b| b.less_than == bound).unwrap().count;
-    assert_eq!((le(0.1), le(0.25), le(5.0), le(f64::INFINITY)), (0.0, 1.0, 2.0, 2.0));
+    assert_eq!(
+        (le(0.1), le(0.25), le(5.0), le(f64::INFINITY)),
+        (0.0, 1.0, 2.0, 2.0)
+    );
     assert_eq!(
         value("cwmp_session_duration_seconds_sum", &[]),
         Some(Value::Untyped(3.2))
