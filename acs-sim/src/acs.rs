@@ -26,6 +26,8 @@ pub struct Acs {
     changes: watch::Sender<u64>,
     events: broadcast::Sender<AcsEvent>,
     cloud: OnceLock<Cloud>,
+    /// The call-home statistics of what the ACS sends ([`crate::stats`]).
+    pub stats: crate::stats::AcsStats,
 }
 
 impl Acs {
@@ -44,6 +46,7 @@ impl Acs {
             changes: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
             cloud: OnceLock::new(),
+            stats: crate::stats::AcsStats::new(),
         })
     }
 

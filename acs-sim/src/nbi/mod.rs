@@ -13,6 +13,7 @@
 //! | `DELETE /tasks/{id}`, `POST /tasks/{id}/retry` | same | retrying a task that is not faulted is `409` |
 //! | `GET /faults/?query=&projection=&skip=&limit=`, `DELETE /faults/{id}` | same | id `<device>:task_<task id>`, URL-encoded |
 //! | `/files/...` | same | built by [`crate::files`] ([`crate::files::nbi_routes`]) |
+//! | `GET /api/stats`, `GET /metrics` | none | call-home statistics, JSON and Prometheus text ([`crate::stats`]) |
 //!
 //! Path segments are percent-decoded once, so a device id (which holds `%XX` escapes itself,
 //! see [`DeviceId`]) arrives encoded twice, as GenieACS clients send it.
@@ -38,6 +39,7 @@ mod document;
 mod error;
 mod faults;
 pub mod query;
+mod stats;
 mod submit;
 pub mod task;
 mod tasks;
@@ -88,6 +90,7 @@ pub fn router(acs: Arc<Acs>) -> Router {
         .merge(submit::routes())
         .merge(tasks::routes())
         .merge(faults::routes())
+        .merge(stats::routes())
         // Before the fallbacks, so that those answer the file routes' unknown paths and
         // methods too. The file upload reads its body raw, under the file store's own limit.
         .merge(crate::files::nbi_routes())
