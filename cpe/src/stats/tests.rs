@@ -198,3 +198,35 @@ fn exposition_parses_and_holds_the_snapshot_figures() {
     // sample), _sum and _count.
     assert_eq!(scrape.samples.len(), 24 + 6 + 1 + 2 + 1 + 2);
 }
+
+#[test]
+fn the_readme_names_every_column_and_metric_family_written() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("## Statistics and metrics")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a Statistics and metrics section");
+    for column in [
+        "Success",
+        "Faults",
+        "Failed",
+        "Inqueue",
+        "Dropped",
+        "Last-sent",
+    ] {
+        assert!(section.contains(&format!("| {column} |")), "{column}");
+    }
+    let stats = Stats::<Message>::new();
+    stats.attempt(Message::Inform);
+    let mut page = Exposition::new();
+    stats.snapshot(|_| 0).write_prometheus("cwmp", &mut page);
+    for line in page.finish().lines().filter(|l| l.starts_with("# TYPE ")) {
+        let mut words = line.split(' ').skip(2);
+        let (name, kind) = (words.next().unwrap(), words.next().unwrap());
+        assert!(
+            section.contains(&format!("| `{name}` | {kind} |")),
+            "{name} ({kind}) missing from the README"
+        );
+    }
+}

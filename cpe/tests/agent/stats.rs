@@ -71,9 +71,12 @@ async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, Str
     (status, body)
 }
 
+/// A parsed `/metrics` page: `(name, sorted labels)` to value.
+type Page = HashMap<(String, Vec<(String, String)>), f64>;
+
 /// The samples of a `/metrics` page: `(name, sorted labels)` to value; histograms by their
 /// `le` bound.
-fn samples(page: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
+fn samples(page: &str) -> Page {
     let scrape = prometheus_parse::Scrape::parse(page.lines().map(|l| Ok(l.to_owned()))).unwrap();
     let mut out = HashMap::new();
     for sample in scrape.samples {
@@ -102,11 +105,7 @@ fn samples(page: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
     out
 }
 
-fn metric(
-    samples: &HashMap<(String, Vec<(String, String)>), f64>,
-    name: &str,
-    labels: &[(&str, &str)],
-) -> f64 {
+fn metric(samples: &Page, name: &str, labels: &[(&str, &str)]) -> f64 {
     let mut key: Vec<_> = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -118,11 +117,7 @@ fn metric(
 }
 
 /// Every figure of `row` on the page matches the snapshot's.
-fn assert_row_on_page(
-    page: &HashMap<(String, Vec<(String, String)>), f64>,
-    message: &str,
-    c: &Counters,
-) {
+fn assert_row_on_page(page: &Page, message: &str, c: &Counters) {
     for (result, value) in [
         ("success", c.success),
         ("failed", c.failed),
