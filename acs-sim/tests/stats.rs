@@ -19,26 +19,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SOFTWARE_VERSION: &str = "Device.DeviceInfo.SoftwareVersion";
 
-/// An Inform of device `serial` that reports `connreq_url` as its ConnectionRequestURL.
+/// [`support::inform`] of device `serial`, also reporting `connreq_url` as its
+/// ConnectionRequestURL.
 fn inform(serial: &str, connreq_url: &str) -> Vec<u8> {
-    let inform = Inform {
-        device_id: DeviceIdStruct {
-            manufacturer: "Example".into(),
-            oui: "00D09E".into(),
-            product_class: "HGW".into(),
-            serial_number: serial.into(),
-        },
-        event: vec![EventStruct::new(EventCode::Periodic)],
-        max_envelopes: 1,
-        parameter_list: vec![
-            ParameterValueStruct::new(SOFTWARE_VERSION, "1.0"),
-            ParameterValueStruct::new("Device.ManagementServer.ConnectionRequestURL", connreq_url),
-        ],
-        ..Inform::default()
+    let mut envelope = Envelope::parse(&support::inform(serial, EventCode::Periodic)).unwrap();
+    let Body::Inform(inform) = &mut envelope.body else {
+        unreachable!("support::inform writes an Inform")
     };
-    let mut envelope =
-        Envelope::new(CwmpNamespace::V1_2, inform).with_id(format!("inform-{serial}"));
-    envelope.header.supported_cwmp_versions = Some(CwmpVersion::ALL.to_vec());
+    inform.parameter_list.push(ParameterValueStruct::new(
+        "Device.ManagementServer.ConnectionRequestURL",
+        connreq_url,
+    ));
     envelope.write()
 }
 
