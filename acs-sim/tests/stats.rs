@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use acs_sim::store::TaskName;
 use http::StatusCode;
-use schemas::Envelope;
-use schemas::rpc::types::{DeviceIdStruct, EventStruct, ParameterValueStruct};
-use schemas::rpc::{EventCode, FaultCode, GetParameterValuesResponse, Inform, SoapFault};
-use schemas::soap::{CwmpNamespace, CwmpVersion};
+use schemas::rpc::types::ParameterValueStruct;
+use schemas::rpc::{EventCode, FaultCode, GetParameterValuesResponse, SoapFault};
+use schemas::{Body, Envelope};
 use support::{TestAcs, TestCpe, config, device, reply_to};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
