@@ -28,6 +28,8 @@ pub struct Acs {
     events: broadcast::Sender<AcsEvent>,
     cloud: OnceLock<Cloud>,
     components: Components,
+    /// The call-home statistics of what the ACS sends ([`crate::stats`]).
+    pub stats: crate::stats::AcsStats,
 }
 
 impl Acs {
@@ -47,6 +49,7 @@ impl Acs {
             events: broadcast::Sender::new(EVENT_BACKLOG),
             cloud: OnceLock::new(),
             components: Components::default(),
+            stats: crate::stats::AcsStats::new(),
         })
     }
 

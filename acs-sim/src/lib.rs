@@ -17,4 +17,5 @@ pub mod provision;
 pub mod scenario;
 pub mod server;
 pub mod session;
+pub mod stats;
 pub mod store;

@@ -12,6 +12,8 @@ use schemas::Body;
 use schemas::rpc::ParameterKey;
 use schemas::rpc::types::ParameterValueStruct;
 
+use cpe::stats::Delivery;
+
 use crate::acs::{Acs, AcsConfig, AcsEvent, unix_now};
 use crate::job::{self, Answer, Effects, Job, JobFault, SetValues, Step};
 use crate::session::{Informed, Session, SessionEvent};
@@ -99,6 +101,10 @@ pub struct Provisioner {
     running: Option<Running>,
     /// No more queued tasks are taken (the store failed, or the session is over).
     done: bool,
+    /// The request sent and not answered yet, as counted ([`crate::stats`]).
+    in_flight: Option<crate::stats::AcsMessage>,
+    /// When the session was first driven: its start, for its duration.
+    started: Option<Instant>,
 }
 
 impl Provisioner {
@@ -112,6 +118,8 @@ impl Provisioner {
             pending: Vec::new(),
             running: None,
             done: false,
+            in_flight: None,
+            started: None,
         }
     }
 
@@ -123,19 +131,22 @@ impl Provisioner {
     /// Consumes the session's events and gives it its next request (or finishes it). Returns
     /// once every event is read, including those its own requests and `finish` caused.
     pub fn drive(&mut self, session: &mut Session, now: Instant) {
+        self.started.get_or_insert(now);
         loop {
             while let Some(event) = session.poll_event() {
                 match event {
                     SessionEvent::Informed(informed) => self.informed(&informed),
                     SessionEvent::CpeRequest { request, .. } => self.cpe_request(&request),
                     SessionEvent::Response { id, body, .. } => {
+                        self.count_answer(Delivery::Answered);
                         self.answer(&id, Answer::Response(body), session, now);
                     }
                     SessionEvent::Fault { id, fault, .. } => {
+                        self.count_answer(Delivery::Fault);
                         self.answer(&id, Answer::Fault(fault), session, now);
                     }
-                    SessionEvent::Completed => self.ended(None),
-                    SessionEvent::Failed(error) => self.ended(Some(error.to_string())),
+                    SessionEvent::Completed => self.ended(None, now),
+                    SessionEvent::Failed(error) => self.ended(Some(error.to_string()), now),
                 }
             }
             if session.awaits_application() && self.running.is_none() {
@@ -258,12 +269,16 @@ impl Provisioner {
     /// Acts on a job's step: sends its request, or records its end.
     fn follow(&mut self, mut running: Running, step: Step, session: &mut Session, now: Instant) {
         match step {
-            Step::Send(body) => match session.request(body, now) {
-                Ok(id) => {
+            Step::Send(body) => match (body.name(), session.request(body, now)) {
+                (name, Ok(id)) => {
+                    self.in_flight = crate::stats::AcsMessage::from_rpc(name);
+                    if let Some(message) = self.in_flight {
+                        self.acs.stats.attempt(message);
+                    }
                     running.request = Some(id);
                     self.running = Some(running);
                 }
-                Err(error) => {
+                (_, Err(error)) => {
                     tracing::warn!(%error, "request refused by the session");
                     self.release(running);
                 }
@@ -384,7 +399,22 @@ impl Provisioner {
         }
     }
 
-    fn ended(&mut self, error: Option<String>) {
+    /// Counts the answer to the request in flight ([`crate::stats`]).
+    fn count_answer(&mut self, delivery: Delivery) {
+        if let Some(message) = self.in_flight.take() {
+            self.acs.stats.delivered(message, delivery);
+        }
+    }
+
+    fn ended(&mut self, error: Option<String>, now: Instant) {
+        // A request still unanswered when the session ends got no answer.
+        if self.in_flight.is_some() {
+            self.count_answer(Delivery::Failed);
+        }
+        let started = self.started.unwrap_or(now);
+        self.acs
+            .stats
+            .session(error.is_none(), now.saturating_duration_since(started));
         self.done = true;
         if let Some(running) = self.running.take() {
             self.release(running);

@@ -42,6 +42,9 @@
 //! ca_file = "/etc/cpe/cloud-ca.pem"        # default: the system bundle
 //! secret = "..."                           # the CAS password; default: the serial number
 //!
+//! [metrics]                                # off unless listen is set
+//! listen = "127.0.0.1:9310"                # GET /metrics, Prometheus text format
+//!
 //! [commands]                               # what Reboot etc. do on the host
 //! reboot = ["systemctl", "reboot"]         # default: restart the agent's own state
 //! factory_reset = ["/usr/sbin/factory-reset"]
@@ -127,6 +130,17 @@ pub struct FileConfig {
     /// `[cloud]`.
     #[serde(default)]
     pub cloud: CloudSection,
+    /// `[metrics]`.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`: the Prometheus `/metrics` endpoint ([`crate::stats::server`]), off by default.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address the endpoint listens on; none, no endpoint.
+    pub listen: Option<String>,
 }
 
 /// `[cloud]`: the cloud-management tunnel's server (ARCHITECTURE.md, "Cloud-management
@@ -287,6 +301,8 @@ pub struct Overrides {
     pub cloud_port: Option<u32>,
     /// `--cloud-ca` / `CPE_CLOUD_CA`.
     pub cloud_ca: Option<PathBuf>,
+    /// `--metrics-listen` / `CPE_METRICS_LISTEN`.
+    pub metrics_listen: Option<String>,
 }
 
 /// How logs are written.
@@ -336,6 +352,8 @@ pub struct Config {
     pub commands: Commands,
     /// The cloud-management tunnel.
     pub cloud: CloudConfig,
+    /// Where `/metrics` listens; `None`, the endpoint is off.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -437,6 +455,14 @@ impl Config {
             }
         }
         let cloud = check_cloud(file.cloud, o.cloud_domain, o.cloud_port, o.cloud_ca)?;
+        let metrics_listen = match o.metrics_listen.or(file.metrics.listen).as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse().map_err(|_| ConfigError::Invalid {
+                field: "metrics.listen",
+                value: text.into(),
+                allowed: "an address and port, e.g. 127.0.0.1:9310 or [::1]:9310",
+            })?),
+        };
         Ok(Self {
             acs_url,
             acs_username,
@@ -457,6 +483,7 @@ impl Config {
             log_format,
             commands: file.commands,
             cloud,
+            metrics_listen,
         })
     }
 }
@@ -615,6 +642,26 @@ mod tests {
             message: e.to_string(),
         })?;
         Config::resolve(file, Overrides::default())
+    }
+
+    #[test]
+    fn metrics_endpoint_is_off_unless_an_address_is_given_and_a_bad_one_names_the_field() {
+        assert_eq!(parse("").unwrap().metrics_listen, None);
+        let c = parse("[metrics]\nlisten = \"127.0.0.1:9310\"").unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9310".parse().unwrap()));
+        let o = Overrides {
+            metrics_listen: Some("[::1]:0".into()),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(FileConfig::default(), o).unwrap();
+        assert_eq!(c.metrics_listen, Some("[::1]:0".parse().unwrap()));
+        let err = parse("[metrics]\nlisten = \"9310\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metrics.listen") && err.contains("address and port"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum Request {
         /// The decoded and checked option 43.
         intake: crate::ztp::Intake,
     },
+    /// `cpe stats`: the call-home statistics.
+    Stats,
     /// `cpe cloud status`: the tunnel's status table.
     CloudStatus,
     /// `cpe cloud reset`: drop the tunnel and establish it again.
@@ -90,6 +92,8 @@ pub enum Response {
         /// The snapshot file's bytes.
         snapshot: String,
     },
+    /// The call-home statistics ([`crate::stats`]).
+    Stats(crate::stats::Snapshot),
     /// The request was refused; the message says why.
     Error {
         /// What went wrong.

@@ -17,6 +17,7 @@ pub mod persist;
 pub mod rpc;
 pub mod session;
 pub mod snapshot;
+pub mod stats;
 pub mod transfer;
 pub mod transport;
 pub mod ztp;

@@ -47,6 +47,16 @@ enum Command {
         #[command(subcommand)]
         command: DhcpCommand,
     },
+    /// Print the running agent's call-home statistics: per outbound message type, Success
+    /// (answered at the transport level), Failed, Faults (answers that were remote faults),
+    /// Inqueue, Dropped and Last-sent; then the sessions.
+    Stats {
+        #[command(flatten)]
+        state: StateDir,
+        /// Print JSON: the rows in the same order, then the sessions.
+        #[arg(long)]
+        json: bool,
+    },
     /// The cloud-management tunnel of the running agent.
     Cloud {
         #[command(subcommand)]
@@ -203,6 +213,10 @@ struct RunArgs {
     /// PEM file of the CAs trusted for the cloud-management server.
     #[arg(long, env = "CPE_CLOUD_CA")]
     cloud_ca: Option<PathBuf>,
+    /// Serve Prometheus metrics at GET /metrics on this address, e.g. 127.0.0.1:9310 (off by
+    /// default).
+    #[arg(long, env = "CPE_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
 }
 
 fn parse_assignment(text: &str) -> Result<(String, String), String> {
@@ -258,6 +272,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 cloud_domain: args.cloud_domain,
                 cloud_port: args.cloud_port,
                 cloud_ca: args.cloud_ca,
+                metrics_listen: args.metrics_listen,
             };
             let config = Config::load(args.config.as_deref(), overrides)?;
             init_logging(config.log_format);
@@ -326,6 +341,17 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dhcp {
             command: DhcpCommand::Probe(args),
         } => dhcp_probe(args).await,
+        Command::Stats { state, json } => {
+            let Response::Stats(stats) = ask(&state.state_dir, Request::Stats).await? else {
+                anyhow::bail!("the agent answered something other than its statistics");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", stats.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Cloud { command } => cloud(command).await,
         Command::Backup(args) => backup(args).await,
         Command::Restore {

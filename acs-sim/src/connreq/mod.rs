@@ -18,7 +18,9 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::acs::Acs;
+use crate::stats::AcsMessage;
 use crate::store::{DeviceId, StoreError};
+use cpe::stats::Delivery;
 
 pub use client::request;
 
@@ -151,10 +153,18 @@ pub async fn kick(acs: &Acs, device: &DeviceId) -> Result<Path, ConnReqError> {
         return Err(error);
     };
     let (_, _, serial) = device.parts();
-    let cloud = match cloud
+    acs.stats.attempt(AcsMessage::TunnelConnectionRequest);
+    let answer = cloud
         .connection_request(&serial, acs.config.connreq.timeout)
-        .await
-    {
+        .await;
+    let delivery = match &answer {
+        Ok(ret_code) if ret_code.is_ok() => Delivery::Answered,
+        Ok(_) => Delivery::Fault,
+        Err(_) => Delivery::Failed,
+    };
+    acs.stats
+        .delivered(AcsMessage::TunnelConnectionRequest, delivery);
+    let cloud = match answer {
         Ok(ret_code) if ret_code.is_ok() => return Ok(Path::Cloud),
         Ok(ret_code) => format!("the device answered retCode {}", ret_code.0),
         Err(cloud) => cloud.to_string(),
@@ -181,11 +191,16 @@ async fn kick_http(acs: &Acs, device: &DeviceId) -> Result<(), ConnReqError> {
         .ok_or_else(|| ConnReqError::NoUrl(device.clone()))?;
     let config = &acs.config.connreq;
     let credentials = record.credentials.or_else(|| config.fallback.clone());
-    request(
+    acs.stats.attempt(AcsMessage::ConnectionRequest);
+    let result = request(
         &url,
         credentials.as_ref(),
         config.allow_basic,
         config.timeout,
     )
-    .await
+    .await;
+    if let Some(delivery) = crate::stats::connection_request(&result) {
+        acs.stats.delivered(AcsMessage::ConnectionRequest, delivery);
+    }
+    result
 }

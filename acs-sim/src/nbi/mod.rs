@@ -14,6 +14,7 @@
 //! | `GET /faults/?query=&projection=&skip=&limit=`, `DELETE /faults/{id}` | same | id `<device>:task_<task id>`, URL-encoded |
 //! | `/files/...` | same | built by [`crate::files`] ([`crate::files::nbi_routes`]) |
 //! | `GET /health` | none | [`crate::health`]: 200 when every component is healthy, else 503 |
+//! | `GET /api/stats`, `GET /metrics` | none | call-home statistics, JSON and Prometheus text ([`crate::stats`]) |
 //!
 //! Path segments are percent-decoded once, so a device id (which holds `%XX` escapes itself,
 //! see [`DeviceId`]) arrives encoded twice, as GenieACS clients send it.
@@ -39,6 +40,7 @@ mod document;
 mod error;
 mod faults;
 pub mod query;
+mod stats;
 mod submit;
 pub mod task;
 mod tasks;
@@ -89,6 +91,7 @@ pub fn router(acs: Arc<Acs>) -> Router {
         .merge(submit::routes())
         .merge(tasks::routes())
         .merge(faults::routes())
+        .merge(stats::routes())
         // Before the fallbacks, so that those answer the file routes' unknown paths and
         // methods too. The file upload reads its body raw, under the file store's own limit.
         .merge(crate::files::nbi_routes())

@@ -9,6 +9,7 @@ use schemas::Body;
 use schemas::soap::CwmpVersion;
 
 use crate::session::{Session, SessionConfig, SessionError, SessionEvent, Transmit};
+use crate::stats::{Delivery, Message, Stats};
 use crate::transport::{AcsUrl, Client, Credentials, TransportError};
 
 /// What the application does with a session's events.
@@ -19,6 +20,63 @@ pub trait SessionHandler {
     /// Any other event ([`SessionEvent::InformAccepted`], [`SessionEvent::RequestAnswered`],
     /// [`SessionEvent::RequestRefused`]); the end is reported by [`run`]'s result instead.
     fn event(&mut self, event: SessionEvent);
+
+    /// Where the session's CPE requests and its end are counted ([`crate::stats`]), if
+    /// anywhere.
+    fn stats(&self) -> Option<Stats<Message>> {
+        None
+    }
+}
+
+/// Counts a session's CPE requests (Inform, TransferComplete, ...) as [`crate::stats`]
+/// defines the columns: each POST carrying one is an attempt; an HTTP 200 or 204 answers it
+/// (Success), a SOAP Fault in that answer is also a Fault, and no answer or another status
+/// is a Failure (TR-069 §3.4.1 admits only those two statuses).
+struct Tally {
+    stats: Option<Stats<Message>>,
+    /// The request on the wire, waiting for its HTTP answer.
+    sent: Option<Message>,
+    /// The request last answered, which a fault in that answer is charged to.
+    answered: Option<Message>,
+}
+
+impl Tally {
+    fn sent(&mut self, request: Option<&str>) {
+        self.sent = request.and_then(Message::from_cwmp);
+        self.answered = None;
+        if let (Some(stats), Some(message)) = (&self.stats, self.sent) {
+            stats.attempt(message);
+        }
+    }
+
+    fn answered(&mut self, status: u16) {
+        let Some(message) = self.sent.take() else {
+            return;
+        };
+        let delivery = if matches!(status, 200 | 204) {
+            self.answered = Some(message);
+            Delivery::Answered
+        } else {
+            Delivery::Failed
+        };
+        if let Some(stats) = &self.stats {
+            stats.delivered(message, delivery);
+        }
+    }
+
+    /// The session ended: a request still on the wire got no answer.
+    fn ended(&mut self) {
+        if let (Some(stats), Some(message)) = (&self.stats, self.sent.take()) {
+            stats.delivered(message, Delivery::Failed);
+        }
+    }
+
+    /// The last answer was a SOAP Fault.
+    fn refused(&mut self) {
+        if let (Some(stats), Some(message)) = (&self.stats, self.answered.take()) {
+            stats.fault(message);
+        }
+    }
 }
 
 /// Why a session did not complete.
@@ -60,10 +118,18 @@ pub async fn run(
     config: SessionConfig,
     handler: &mut impl SessionHandler,
 ) -> SessionReport {
+    let started = tokio::time::Instant::now();
     let mut session = Session::new(config, now());
     let mut inform_accepted = false;
     let mut final_url = url.clone();
+    let mut tally = Tally {
+        stats: handler.stats(),
+        sent: None,
+        answered: None,
+    };
     let result = async {
+        // Connecting is the Inform's first step: a connection that fails fails the Inform.
+        tally.sent(session.awaiting());
         let mut http = client.open(url, credentials).await?;
         loop {
             while let Some(event) = session.poll_event() {
@@ -73,8 +139,16 @@ pub async fn run(
                         session.respond(response, now());
                     }
                     SessionEvent::Completed => return Ok(()),
-                    SessionEvent::Failed(e) => return Err(DriveError::Session(e)),
+                    SessionEvent::Failed(e) => {
+                        if matches!(e, SessionError::InformRefused(_)) {
+                            tally.refused();
+                        }
+                        return Err(DriveError::Session(e));
+                    }
                     other => {
+                        if matches!(other, SessionEvent::RequestRefused { .. }) {
+                            tally.refused();
+                        }
                         inform_accepted |= matches!(other, SessionEvent::InformAccepted(_));
                         handler.event(other);
                     }
@@ -99,6 +173,7 @@ pub async fn run(
                 Transmit::Envelope(bytes) => Bytes::from(bytes),
                 Transmit::Empty => Bytes::new(),
             };
+            tally.sent(session.awaiting());
             let deadline = session.poll_timeout();
             let post = http.post(body);
             let response = match deadline {
@@ -108,6 +183,7 @@ pub async fn run(
             match response {
                 Ok(response) => {
                     let response = response?;
+                    tally.answered(response.status.as_u16());
                     final_url = response.url.clone();
                     session.handle_response(response.status.as_u16(), &response.body, now());
                 }
@@ -116,6 +192,10 @@ pub async fn run(
         }
     }
     .await;
+    tally.ended();
+    if let Some(stats) = &tally.stats {
+        stats.session(result.is_ok(), started.elapsed());
+    }
     SessionReport {
         result,
         inform_accepted,

@@ -101,6 +101,10 @@ impl super::driver::SessionHandler for Handler<'_> {
         }
     }
 
+    fn stats(&self) -> Option<crate::stats::Stats<crate::stats::Message>> {
+        Some(lock(self.core).stats.clone())
+    }
+
     fn event(&mut self, event: SessionEvent) {
         if let SessionEvent::RequestAnswered { index, .. } = event {
             let mut core = lock(self.core);

@@ -22,6 +22,7 @@ pub mod driver;
 mod handler;
 mod snapshot;
 mod state;
+mod stats;
 mod transfers;
 
 use std::collections::BTreeSet;
@@ -77,6 +78,9 @@ pub enum AgentError {
     /// The cloud tunnel's TLS settings could not be loaded.
     #[error("cloud-management tunnel: {0}")]
     Cloud(#[from] crate::cloud::DriverError),
+    /// The `/metrics` endpoint could not listen.
+    #[error(transparent)]
+    Metrics(#[from] crate::stats::server::BindError),
 }
 
 /// Files of the state directory.
@@ -112,6 +116,8 @@ struct Core {
     /// What the Connection Request server checks requests against, kept current with the
     /// model's `ConnectionRequestUsername` / `ConnectionRequestPassword`.
     connreq_credentials: Arc<Mutex<Option<connreq::Credentials>>>,
+    /// The call-home statistics ([`crate::stats`]).
+    stats: crate::stats::Stats<crate::stats::Message>,
 }
 
 /// A running CPE agent.
@@ -130,6 +136,8 @@ pub struct Agent {
         tokio::sync::mpsc::UnboundedReceiver<Outcome>,
     ),
     cloud: cloud::Cloud,
+    /// The `/metrics` endpoint, when configured.
+    metrics: Option<crate::stats::server::MetricsServer>,
 }
 
 /// What woke the agent's loop.
@@ -199,6 +207,7 @@ impl Agent {
             changed: BTreeSet::new(),
             rng: seeded_rng(),
             connreq_credentials: Arc::new(Mutex::new(None)),
+            stats: crate::stats::Stats::new(),
         };
         if let Some(serial) = &config.serial {
             let _ = core.model.set_value(
@@ -267,13 +276,21 @@ impl Agent {
         if had_pending_dhcp && let Err(e) = std::fs::remove_file(&pending_dhcp) {
             tracing::warn!(%e, "could not remove the applied DHCP intake");
         }
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(crate::stats::server::MetricsServer::bind(addr).await?),
+            None => None,
+        };
+        let transfer_config = TransferConfig {
+            stats: Some(core.stats.clone()),
+            ..TransferConfig::new(
+                config.state_dir.join("downloads"),
+                config.state_dir.join("files"),
+            )
+        };
         let core = Arc::new(Mutex::new(core));
         let executor = Executor::new(
             client.clone(),
-            TransferConfig::new(
-                config.state_dir.join("downloads"),
-                config.state_dir.join("files"),
-            ),
+            transfer_config,
             transfers::Hooks {
                 core: core.clone(),
                 commands: config.commands.clone(),
@@ -293,7 +310,13 @@ impl Agent {
             executor: Arc::new(executor),
             outcomes: tokio::sync::mpsc::unbounded_channel(),
             cloud,
+            metrics,
         })
+    }
+
+    /// Where the `/metrics` endpoint listens, if it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.local_addr())
     }
 
     /// Runs until SIGINT or SIGTERM; a session in progress is finished first.
@@ -316,6 +339,14 @@ impl Agent {
         if let Some(server) = self.connreq.take() {
             let mut stop = stop_rx.clone();
             tokio::spawn(server.serve(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }));
+        }
+        if let Some(metrics) = self.metrics.take() {
+            let core = self.core.clone();
+            let render: crate::stats::server::Render = Arc::new(move || lock(&core).metrics_page());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(metrics.serve(render, async move {
                 let _ = stop.wait_for(|s| *s).await;
             }));
         }
@@ -1100,6 +1131,7 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
                 .collect(),
             in_session: core.in_session,
         }),
+        Request::Stats => Response::Stats(core.stats_snapshot()),
         Request::Get { paths } => {
             let mut values = Vec::new();
             for path in paths {

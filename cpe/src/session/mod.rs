@@ -213,6 +213,17 @@ impl Session {
         self.state == State::Closed
     }
 
+    /// The element name of the CPE request whose answer the session waits for: `"Inform"`
+    /// until the InformResponse, then each of [`SessionConfig::requests`] in turn; `None`
+    /// while the turn is the ACS's. Drivers count their statistics by it ([`crate::stats`]).
+    pub fn awaiting(&self) -> Option<&'static str> {
+        match self.state {
+            State::ExpectInformResponse => Some("Inform"),
+            State::ExpectRequestResponse => self.requests.front().map(|(_, body)| body.name()),
+            _ => None,
+        }
+    }
+
     /// The next POST body to send, if any.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {

@@ -18,6 +18,7 @@ use super::fault::TransferFault;
 use super::file_type::{DownloadFileType, UploadFileType};
 use super::outcome::{Delivered, Outcome};
 use super::queue::{Job, Payload, TransferId, is_plain_file_name};
+use crate::stats::{Delivery, Message, Stats};
 use crate::transport::{AcsUrl, Client, TimeoutKind, TransportError};
 
 /// Largest download accepted by default (firmware images included).
@@ -86,6 +87,8 @@ pub struct TransferConfig {
     pub upload_method: UploadMethod,
     /// The `Content-Type` of uploads.
     pub upload_content_type: String,
+    /// Where each exchange with a file server is counted ([`crate::stats`]), if anywhere.
+    pub stats: Option<Stats<Message>>,
 }
 
 impl TransferConfig {
@@ -100,6 +103,7 @@ impl TransferConfig {
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             upload_method: UploadMethod::Put,
             upload_content_type: "application/octet-stream".to_owned(),
+            stats: None,
         }
     }
 }
@@ -372,8 +376,11 @@ impl<H: TransferHooks> Executor<H> {
         debug!(id = %job.id, url = %job.url, cap, "download starting");
         let fetched = tokio::time::timeout(
             limit,
-            self.client
-                .download(job.url.clone(), job.credentials.clone(), &mut file, cap),
+            self.counted(
+                Message::Download,
+                self.client
+                    .download(job.url.clone(), job.credentials.clone(), &mut file, cap),
+            ),
         )
         .await
         .map_err(|_| overtime(limit, by_window, FaultCode::DownloadFailure))?
@@ -455,17 +462,29 @@ impl<H: TransferHooks> Executor<H> {
             UploadMethod::Post => Method::POST,
         };
         debug!(id = %job.id, url = %job.url, %method, bytes, "upload starting");
-        self.client
-            .upload(
-                job.url.clone(),
-                job.credentials.clone(),
-                method,
-                Bytes::from(body),
-                &self.config.upload_content_type,
-            )
+        let upload = self.client.upload(
+            job.url.clone(),
+            job.credentials.clone(),
+            method,
+            Bytes::from(body),
+            &self.config.upload_content_type,
+        );
+        self.counted(Message::Upload, upload)
             .await
             .map_err(|error| upload_fault(&error))?;
         Ok(bytes)
+    }
+
+    /// Runs one exchange with a file server, counted as `message` ([`crate::stats`]).
+    async fn counted<T>(
+        &self,
+        message: Message,
+        exchange: impl Future<Output = Result<T, TransportError>>,
+    ) -> Result<T, TransportError> {
+        let counted = Counted::start(self.config.stats.as_ref(), message);
+        let result = exchange.await;
+        counted.finish(&result);
+        result
     }
 
     /// Stores a received file under its name in the store directory.
@@ -629,6 +648,47 @@ fn download_fault(error: &TransportError, file_size: u32) -> TransferFault {
         _ => FaultCode::DownloadFailure,
     };
     TransferFault::new(code, error.to_string())
+}
+
+/// One exchange with a file server being counted ([`crate::stats`]): any answer is a
+/// Success, and an error status or refused credentials also a Fault; a connection, TLS or HTTP
+/// failure or a body cut short is a Failure, and so is an exchange dropped before its end (the
+/// transfer's time limit).
+struct Counted<'a> {
+    stats: Option<&'a Stats<Message>>,
+    message: Message,
+}
+
+impl<'a> Counted<'a> {
+    fn start(stats: Option<&'a Stats<Message>>, message: Message) -> Self {
+        if let Some(stats) = stats {
+            stats.attempt(message);
+        }
+        Self { stats, message }
+    }
+
+    fn finish<T>(mut self, result: &Result<T, TransportError>) {
+        let delivery = match result {
+            Ok(_) => Delivery::Answered,
+            Err(
+                TransportError::Status { .. }
+                | TransportError::AuthRejected { .. }
+                | TransportError::AuthRequired,
+            ) => Delivery::Fault,
+            Err(_) => Delivery::Failed,
+        };
+        if let Some(stats) = self.stats.take() {
+            stats.delivered(self.message, delivery);
+        }
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if let Some(stats) = self.stats {
+            stats.delivered(self.message, Delivery::Failed);
+        }
+    }
 }
 
 /// The TransferComplete fault of a failed upload: 9012 for authentication, 9011 otherwise.

@@ -12,6 +12,7 @@ mod reboot_command;
 mod rpc_coverage;
 mod snapshot;
 mod state_files;
+mod stats;
 mod support;
 mod tls;
 mod transfers;

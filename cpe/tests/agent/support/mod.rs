@@ -40,7 +40,11 @@ pub(crate) struct Running {
 impl Running {
     /// Starts an agent with `config`.
     pub(crate) async fn start(config: cpe::config::Config) -> Self {
-        let agent = cpe::agent::Agent::start(config).await.unwrap();
+        Self::spawn(cpe::agent::Agent::start(config).await.unwrap())
+    }
+
+    /// Runs an agent already started.
+    pub(crate) fn spawn(agent: cpe::agent::Agent) -> Self {
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         let stopped = stop.clone();
         let task = tokio::spawn(agent.run_until(async move { stopped.notified().await }));
