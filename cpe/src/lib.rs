@@ -10,6 +10,7 @@ pub mod config;
 pub mod connreq;
 pub mod control;
 pub mod events;
+pub mod health;
 pub mod model;
 pub mod net;
 pub mod persist;
