@@ -353,6 +353,46 @@ mod tests {
         server.abort();
     }
 
+    #[tokio::test]
+    async fn an_answer_decided_before_shutdown_still_arrives_and_the_socket_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        let (shut, shutdown) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(async move {
+            let handler = move |_| {
+                // The handler decides the stop: the server shuts down while it answers.
+                shut.send_replace(true);
+                async {
+                    Response::Stopping {
+                        cut_short: Vec::new(),
+                    }
+                }
+            };
+            let mut shutdown = shutdown;
+            serve(&path, handler, async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        let answer = loop {
+            match request(dir.path(), &Request::Stop { force: false }).await {
+                Ok(answer) => break answer,
+                Err(ControlError::NotRunning { .. }) => tokio::task::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(
+            answer,
+            Response::Stopping {
+                cut_short: Vec::new()
+            }
+        );
+        server.await.unwrap().unwrap();
+        assert!(!socket_path(dir.path()).exists());
+        let after = request(dir.path(), &Request::Status).await.unwrap_err();
+        assert!(matches!(after, ControlError::NotRunning { .. }), "{after}");
+    }
+
     #[test]
     fn the_wire_format_is_tagged_json() {
         let line = serde_json::to_string(&Request::Set {

@@ -10,7 +10,7 @@ use super::{Core, rfc3339, unix_seconds};
 use crate::control::Response;
 use crate::health::Component;
 use crate::transfer::{
-    DEFAULT_HOOK_TIMEOUT, DEFAULT_MAX_TRANSFER_TIME, EntryState, QueuedTransfer,
+    DEFAULT_HOOK_TIMEOUT, DEFAULT_MAX_TRANSFER_TIME, EntryState, QueuedTransfer, TransferQueue,
 };
 
 /// The agent's record of what runs and what happened, kept in memory (a restart starts it over).
@@ -94,7 +94,7 @@ impl Core {
             self.agent_component(),
             self.cwmp_component(),
             self.connreq_component(),
-            self.transfers_component(unix_seconds()),
+            transfers_component(&self.transfers, unix_seconds()),
             self.dhcp_component(),
         ]
     }
@@ -151,43 +151,6 @@ impl Core {
         }
     }
 
-    /// Unhealthy when a transfer runs past its time limit (the transfer's and the hook's), or
-    /// waits for a retry after failing.
-    fn transfers_component(&self, now: i64) -> Component {
-        let limit = i64::try_from((DEFAULT_MAX_TRANSFER_TIME + DEFAULT_HOOK_TIMEOUT).as_secs())
-            .unwrap_or(i64::MAX);
-        let (mut queued, mut running, mut problems) = (0, 0, Vec::new());
-        for transfer in self.transfers.iter() {
-            match transfer.state() {
-                EntryState::NotYetStarted => {
-                    queued += 1;
-                    if let Some((code, detail)) = transfer.last_fault() {
-                        problems.push(format!(
-                            "{} failed to start ({code} {detail}), retry at {}",
-                            transfer_name(transfer),
-                            rfc3339(unix_time(transfer.due_at().unwrap_or(now)))
-                        ));
-                    }
-                }
-                EntryState::InProgress { started_at } | EntryState::Completed { started_at } => {
-                    running += 1;
-                    if now.saturating_sub(started_at) > limit {
-                        problems.push(format!(
-                            "{} stuck: running for {} s, past its limit of {limit} s",
-                            transfer_name(transfer),
-                            now - started_at
-                        ));
-                    }
-                }
-            }
-        }
-        let mut state = format!("{queued} queued, {running} running");
-        for problem in &problems {
-            state.push_str(&format!("; {problem}"));
-        }
-        Component::new("transfers", state, problems.is_empty())
-    }
-
     /// Unhealthy when the last intake was refused.
     fn dhcp_component(&self) -> Component {
         match &self.activity.dhcp {
@@ -202,6 +165,43 @@ impl Core {
             ),
         }
     }
+}
+
+/// Unhealthy when a transfer runs past its time limit (the transfer's and the hook's), or
+/// waits for a retry after failing.
+fn transfers_component(queue: &TransferQueue, now: i64) -> Component {
+    let limit = i64::try_from((DEFAULT_MAX_TRANSFER_TIME + DEFAULT_HOOK_TIMEOUT).as_secs())
+        .unwrap_or(i64::MAX);
+    let (mut queued, mut running, mut problems) = (0, 0, Vec::new());
+    for transfer in queue.iter() {
+        match transfer.state() {
+            EntryState::NotYetStarted => {
+                queued += 1;
+                if let Some((code, detail)) = transfer.last_fault() {
+                    problems.push(format!(
+                        "{} failed to start ({code} {detail}), retry at {}",
+                        transfer_name(transfer),
+                        rfc3339(unix_time(transfer.due_at().unwrap_or(now)))
+                    ));
+                }
+            }
+            EntryState::InProgress { started_at } | EntryState::Completed { started_at } => {
+                running += 1;
+                if now.saturating_sub(started_at) > limit {
+                    problems.push(format!(
+                        "{} stuck: running for {} s, past its limit of {limit} s",
+                        transfer_name(transfer),
+                        now - started_at
+                    ));
+                }
+            }
+        }
+    }
+    let mut state = format!("{queued} queued, {running} running");
+    for problem in &problems {
+        state.push_str(&format!("; {problem}"));
+    }
+    Component::new("transfers", state, problems.is_empty())
 }
 
 /// The wall-clock time of `seconds` since 1970 (the transfer queue's time).
@@ -233,4 +233,107 @@ pub(super) fn with_cloud(mut response: Response, cloud: Component) -> Response {
         status.components.insert(at, cloud);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use schemas::rpc::types::TimeWindowStruct;
+    use schemas::rpc::{Download, FaultCode, ScheduleDownload};
+
+    use super::*;
+    use crate::transfer::{Due, Outcome, TransferFault};
+
+    const T0: i64 = 1_700_000_000;
+    const URL: &str = "http://files.example/fw.bin";
+
+    fn firmware() -> Download {
+        Download {
+            command_key: "fw".parse().unwrap(),
+            file_type: "1 Firmware Upgrade Image".into(),
+            url: URL.into(),
+            ..Download::default()
+        }
+    }
+
+    /// A queue whose one Download started at [`T0`].
+    fn started_download() -> TransferQueue {
+        let mut queue = TransferQueue::new();
+        queue.download(&firmware(), T0).unwrap();
+        assert!(matches!(queue.poll_due(T0), Some(Due::Start(_))));
+        queue
+    }
+
+    #[test]
+    fn a_transfer_within_its_limit_is_healthy() {
+        let component = transfers_component(&started_download(), T0 + 60);
+        assert_eq!(component.state, "0 queued, 1 running");
+        assert!(component.healthy);
+    }
+
+    #[test]
+    fn a_transfer_past_its_limit_is_stuck_and_named() {
+        let limit = (DEFAULT_MAX_TRANSFER_TIME + DEFAULT_HOOK_TIMEOUT).as_secs() as i64;
+        let component = transfers_component(&started_download(), T0 + limit + 1);
+        assert!(!component.healthy);
+        assert!(
+            component.state.contains(
+                "transfer 0 (Download of \"1 Firmware Upgrade Image\") stuck: running for"
+            ),
+            "{}",
+            component.state
+        );
+    }
+
+    #[test]
+    fn a_transfer_waiting_for_a_retry_after_failing_is_unhealthy() {
+        let mut queue = TransferQueue::new();
+        let request = ScheduleDownload {
+            command_key: "sd".parse().unwrap(),
+            file_type: "1 Firmware Upgrade Image".into(),
+            url: URL.into(),
+            time_window_list: vec![TimeWindowStruct {
+                window_start: 0,
+                window_end: 3600,
+                window_mode: "1 At Any Time".into(),
+                user_message: String::new(),
+                max_retries: 2,
+            }],
+            ..ScheduleDownload::default()
+        };
+        queue.schedule_download(&request, T0).unwrap();
+        let Some(Due::Start(job)) = queue.poll_due(T0) else {
+            panic!("the download starts");
+        };
+        let fault = TransferFault::new(FaultCode::from_code(9015), "connection refused");
+        assert!(
+            queue
+                .finish(Outcome::failed(job.id, T0, T0, fault), T0)
+                .is_none()
+        );
+        let component = transfers_component(&queue, T0 + 1);
+        assert!(!component.healthy);
+        assert!(
+            component
+                .state
+                .starts_with("1 queued, 0 running; transfer 0 (ScheduleDownload of"),
+            "{}",
+            component.state
+        );
+        assert!(
+            component
+                .state
+                .contains("failed to start (9015 connection refused)"),
+            "{}",
+            component.state
+        );
+    }
+
+    #[test]
+    fn a_refused_dhcp_intake_is_unhealthy_until_one_is_applied() {
+        let mut activity = Activity::new();
+        activity.dhcp::<(), _>(&Err("option 43: no URL"));
+        assert_eq!(activity.dhcp.as_ref().map(|(_, r)| r.is_ok()), Some(false));
+        activity.dhcp::<_, String>(&Ok(()));
+        assert_eq!(activity.dhcp.as_ref().map(|(_, r)| r.is_ok()), Some(true));
+    }
 }
