@@ -11,6 +11,7 @@ mod h3c_flow;
 mod reboot_command;
 mod rpc_coverage;
 mod state_files;
+mod stop;
 mod support;
 mod tls;
 mod transfers;
