@@ -339,11 +339,7 @@ impl Agent {
                             | Request::CloudUnbind { .. } => {
                                 cloud::Cloud::control(&tunnel, &core, request).await
                             }
-                            Request::Stop { force } => {
-                                let response = stop::request(&core, &stop, force);
-                                wake.notify_one();
-                                response
-                            }
+                            Request::Stop { force } => stop::request(&core, &stop, force),
                             Request::Status => {
                                 let cloud = cloud::Cloud::component(&tunnel, &core).await;
                                 health::with_cloud(control_request(&core, &wake, request), cloud)

@@ -9,12 +9,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cpe::control::{self, Request, Response, Status};
-use schemas::rpc::{EventCode, Reboot};
+use schemas::rpc::{Download, EventCode, Reboot};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -48,8 +48,7 @@ impl Front {
                 let held = holding.load(Ordering::SeqCst);
                 tokio::spawn(async move {
                     if held {
-                        let mut sink = Vec::new();
-                        let _ = stream.read_to_end(&mut sink).await;
+                        hold_open(stream).await;
                     } else if let Ok(mut acs) = TcpStream::connect(backend).await {
                         let _ = tokio::io::copy_bidirectional(&mut stream, &mut acs).await;
                     }
@@ -58,6 +57,28 @@ impl Front {
         });
         Self { url, hold }
     }
+}
+
+/// Holds a connection open without answering, until the peer closes it.
+async fn hold_open(mut stream: TcpStream) {
+    let mut sink = Vec::new();
+    let _ = stream.read_to_end(&mut sink).await;
+}
+
+/// A file server that never answers: `http://127.0.0.1:port`, and how many connections it
+/// accepted.
+async fn holding_file_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(hold_open(stream));
+        }
+    });
+    (base, accepted)
 }
 
 /// The `cpe run` child; killed and reaped if the test ends before it exits.
@@ -231,6 +252,49 @@ async fn cpe_stop_refuses_during_a_session_naming_it_and_force_keeps_its_events(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpe_stop_refuses_while_a_download_runs_and_the_next_start_takes_it_up_again() {
+    let (files, requests) = holding_file_server().await;
+    let download = Download {
+        command_key: "dl-held".parse().unwrap(),
+        file_type: "1 Firmware Upgrade Image".into(),
+        url: format!("{files}/fw.bin"),
+        ..Download::default()
+    };
+    let acs = ScriptedAcs::start(script(Some(download.into()))).await;
+    let state = tempfile::tempdir().unwrap();
+    let config = || agent_config(Default::default(), &acs.url, state.path());
+    let running = Running::start(config()).await;
+    status_when(state.path(), |s| {
+        s.sessions_ok >= 1 && !s.in_session && requests.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    let running_transfer = "transfer 0 (Download of \"1 Firmware Upgrade Image\") running";
+    let refused = run_cpe(&["stop"], state.path()).await;
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "refused: {running_transfer}; use --force to stop anyway"
+        )),
+        "{stderr}"
+    );
+    let forced = run_cpe(&["stop", "--force"], state.path()).await;
+    let stdout = text(&forced.stdout);
+    assert!(forced.status.success(), "{stdout}{}", text(&forced.stderr));
+    assert!(
+        stdout.contains(&format!("cut short: {running_transfer}")),
+        "{stdout}"
+    );
+    running.stop().await;
+
+    // The queue takes the transfer cut short up again.
+    let running = Running::start(config()).await;
+    status_when(state.path(), |_| requests.load(Ordering::SeqCst) == 2).await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_session_stops_the_agent_with_its_events_kept() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
@@ -246,7 +310,7 @@ async fn sigterm_during_a_session_stops_the_agent_with_its_events_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_check_is_0_when_healthy_and_lists_every_component() {
+async fn status_check_is_0_when_healthy_and_a_plain_stop_of_an_idle_agent_is_accepted() {
     let acs = ScriptedAcs::start(script(None)).await;
     let state = tempfile::tempdir().unwrap();
     let config = agent_config(Default::default(), &acs.url, state.path());
@@ -273,6 +337,19 @@ async fn status_check_is_0_when_healthy_and_lists_every_component() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, cpe::health::COMPONENTS);
+
+    // Idle: a plain stop is accepted, cuts nothing short, and waits for the agent to go.
+    let stopped = run_cpe(&["stop"], state.path()).await;
+    let stdout = text(&stopped.stdout);
+    assert!(
+        stopped.status.success(),
+        "{stdout}{}",
+        text(&stopped.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "stopping\nthe agent has stopped; its state is saved\n"
+    );
     running.stop().await;
 }
 
