@@ -362,6 +362,9 @@ impl Agent {
         // wake the loop over and over.
         let mut connreq_alive = true;
         loop {
+            if *stop.borrow() {
+                break;
+            }
             self.cloud.sync(&self.core).await;
             let next = {
                 let mut core = lock(&self.core);
