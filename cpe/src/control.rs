@@ -61,11 +61,21 @@ pub enum Request {
     },
     /// `cpe backup`: a snapshot of the agent's state ([`crate::snapshot::state`]).
     Backup,
+    /// `cpe stop`: stop the agent once its state is saved. Without `force`, refused while a
+    /// CWMP session or a file transfer is in progress.
+    Stop {
+        /// Stop even then: the session is dropped and the transfers are cut short.
+        force: bool,
+    },
 }
 
 /// What the agent answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived answer per connection; the status is the common one"
+)]
 pub enum Response {
     /// The status.
     Status(Status),
@@ -94,6 +104,16 @@ pub enum Response {
     },
     /// The call-home statistics ([`crate::stats`]).
     Stats(crate::stats::Snapshot),
+    /// The agent stops: it saves its state, drops what `cut_short` names, and exits.
+    Stopping {
+        /// What was in progress and is cut short (empty when the agent was idle).
+        cut_short: Vec<String>,
+    },
+    /// The agent does not stop: what is in progress, one line each.
+    StopRefused {
+        /// The session and the transfers in progress.
+        running: Vec<String>,
+    },
     /// The request was refused; the message says why.
     Error {
         /// What went wrong.
@@ -127,6 +147,9 @@ pub struct Status {
     pub pending_events: Vec<String>,
     /// Whether a session is in progress now.
     pub in_session: bool,
+    /// The agent's components, each with its state and health.
+    #[serde(default)]
+    pub components: Vec<crate::health::Component>,
 }
 
 /// Why an exchange over the control socket failed.
@@ -177,12 +200,19 @@ pub async fn request(state_dir: &Path, request: &Request) -> Result<Response, Co
         .map_err(|_| ControlError::Timeout(EXCHANGE_TIMEOUT))?
 }
 
-/// Serves the control socket in `state_dir` until the future is dropped: each request is given
+/// Serves the control socket in `state_dir` until `shutdown` completes: each request is given
 /// to `handler`, whose answer is sent back. A stale socket file from a dead agent is replaced.
-pub async fn serve<H, F>(state_dir: &Path, handler: H) -> Result<(), ControlError>
+/// At shutdown the socket file is removed first, so nobody new connects, then the exchanges
+/// under way are finished (each within [`EXCHANGE_TIMEOUT`]): an answer already decided, such
+/// as `cpe stop`'s, still reaches its client.
+pub async fn serve<H, F>(
+    state_dir: &Path,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ControlError>
 where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response> + Send,
+    F: Future<Output = Response> + Send + 'static,
 {
     let socket = socket_path(state_dir);
     if UnixStream::connect(&socket).await.is_err() {
@@ -190,26 +220,46 @@ where
         let _ = std::fs::remove_file(&socket);
     }
     let listener = UnixListener::bind(&socket)?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let exchange = async {
-                let (read, mut write) = stream.into_split();
-                let response = match read_line::<Request>(&mut BufReader::new(read)).await {
-                    Ok(request) => handler(request).await,
-                    Err(e) => Response::Error {
-                        message: e.to_string(),
-                    },
-                };
-                write_line(&mut write, &response).await
-            };
-            match tokio::time::timeout(EXCHANGE_TIMEOUT, exchange).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(%e, "control exchange failed"),
-                Err(_) => tracing::debug!("control exchange timed out"),
-            }
-        });
+    let mut exchanges = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    let result = loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            Some(_) = exchanges.join_next(), if !exchanges.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => break Err(ControlError::Io(e)),
+            },
+        };
+        exchanges.spawn(exchange(stream, handler.clone()));
+    };
+    drop(listener);
+    let _ = std::fs::remove_file(&socket);
+    while exchanges.join_next().await.is_some() {}
+    result
+}
+
+/// Reads one request from `stream`, answers it with `handler`'s response, within
+/// [`EXCHANGE_TIMEOUT`].
+async fn exchange<H, F>(stream: UnixStream, handler: H)
+where
+    H: Fn(Request) -> F,
+    F: Future<Output = Response>,
+{
+    let exchange = async {
+        let (read, mut write) = stream.into_split();
+        let response = match read_line::<Request>(&mut BufReader::new(read)).await {
+            Ok(request) => handler(request).await,
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        };
+        write_line(&mut write, &response).await
+    };
+    match tokio::time::timeout(EXCHANGE_TIMEOUT, exchange).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(%e, "control exchange failed"),
+        Err(_) => tracing::debug!("control exchange timed out"),
     }
 }
 
@@ -248,14 +298,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_owned();
         let server = tokio::spawn(async move {
-            serve(&path, |request| async move {
-                match request {
-                    Request::Get { paths } => Response::Values {
-                        values: paths.into_iter().map(|p| (p, "42".to_owned())).collect(),
-                    },
-                    _ => Response::Done,
-                }
-            })
+            serve(
+                &path,
+                |request| async move {
+                    match request {
+                        Request::Get { paths } => Response::Values {
+                            values: paths.into_iter().map(|p| (p, "42".to_owned())).collect(),
+                        },
+                        _ => Response::Done,
+                    }
+                },
+                std::future::pending(),
+            )
             .await
         });
         // Wait for the socket to appear (no sleep: poll the connection until it succeeds).
@@ -297,7 +351,9 @@ mod tests {
     async fn garbage_gets_an_error_answer_not_a_hang() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_owned();
-        let server = tokio::spawn(async move { serve(&path, |_| async { Response::Done }).await });
+        let server = tokio::spawn(async move {
+            serve(&path, |_| async { Response::Done }, std::future::pending()).await
+        });
         let socket = socket_path(dir.path());
         let stream = loop {
             match UnixStream::connect(&socket).await {
@@ -310,6 +366,46 @@ mod tests {
         let answer: Response = read_line(&mut BufReader::new(read)).await.unwrap();
         assert!(matches!(answer, Response::Error { .. }), "{answer:?}");
         server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_answer_decided_before_shutdown_still_arrives_and_the_socket_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        let (shut, shutdown) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(async move {
+            let handler = move |_| {
+                // The handler decides the stop: the server shuts down while it answers.
+                shut.send_replace(true);
+                async {
+                    Response::Stopping {
+                        cut_short: Vec::new(),
+                    }
+                }
+            };
+            let mut shutdown = shutdown;
+            serve(&path, handler, async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        let answer = loop {
+            match request(dir.path(), &Request::Stop { force: false }).await {
+                Ok(answer) => break answer,
+                Err(ControlError::NotRunning { .. }) => tokio::task::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(
+            answer,
+            Response::Stopping {
+                cut_short: Vec::new()
+            }
+        );
+        server.await.unwrap().unwrap();
+        assert!(!socket_path(dir.path()).exists());
+        let after = request(dir.path(), &Request::Status).await.unwrap_err();
+        assert!(matches!(after, ControlError::NotRunning { .. }), "{after}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod connreq;
 pub mod control;
 pub mod dial;
 pub mod events;
+pub mod health;
 pub mod model;
 pub mod net;
 pub mod persist;

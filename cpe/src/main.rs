@@ -23,8 +23,12 @@ struct Cli {
 enum Command {
     /// Run the agent.
     Run(RunArgs),
-    /// Print the running agent's status: its ACS, sessions, pending events.
-    Status(StateDir),
+    /// Print the running agent's status: its ACS, sessions, pending events, and each
+    /// component's state and health.
+    Status(StatusArgs),
+    /// Ask the running agent to stop, and wait until it has. Refused while a CWMP session or
+    /// a file transfer is in progress, unless --force.
+    Stop(StopArgs),
     /// Print parameter values from the running agent.
     Get {
         #[command(flatten)]
@@ -175,6 +179,27 @@ struct ProbeArgs {
 }
 
 #[derive(Debug, Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    state: StateDir,
+    /// Print JSON: the status, its components and the health count.
+    #[arg(long)]
+    json: bool,
+    /// Exit 0 when every component is healthy, 1 when one is not, 3 when no agent runs.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Args)]
+struct StopArgs {
+    #[command(flatten)]
+    state: StateDir,
+    /// Stop even during a session or a transfer (the state is still saved first).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
 struct StateDir {
     /// The agent's state directory (its state files and control socket).
     #[arg(long, env = "CPE_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
@@ -283,10 +308,32 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status(state) => {
-            let Response::Status(status) = ask(&state.state_dir, Request::Status).await? else {
+        Command::Status(args) => {
+            let state = args.state;
+            let answer = control::request(&state.state_dir, &Request::Status).await;
+            if args.check
+                && let Err(e @ control::ControlError::NotRunning { .. }) = &answer
+            {
+                eprintln!("cpe: unhealthy: {e}");
+                return Ok(ExitCode::from(NOT_RUNNING));
+            }
+            let Response::Status(status) = answer? else {
                 anyhow::bail!("the agent answered something other than its status");
             };
+            let health = cpe::health::Health::of(&status.components);
+            let verdict = if !args.check || health.is_healthy() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+            if args.json {
+                let report = cpe::health::Report {
+                    status: &status,
+                    health,
+                };
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(verdict);
+            }
             println!(
                 "ACS URL:          {}",
                 status.acs_url.as_deref().unwrap_or("(none)")
@@ -319,8 +366,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             println!("Pending events:   {}", status.pending_events.join(", "));
             println!("Agent version:    {}", status.version);
-            Ok(ExitCode::SUCCESS)
+            print!("{}", cpe::health::render(&status.components));
+            Ok(verdict)
         }
+        Command::Stop(args) => stop(&args.state.state_dir, args.force).await,
         Command::Get { state, paths } => {
             let Response::Values { values } = ask(&state.state_dir, Request::Get { paths }).await?
             else {
@@ -415,6 +464,47 @@ async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("backup: give the FILE to write"),
     }
+}
+
+/// `cpe status --check`'s exit code when no agent runs (LSB's "program is not running").
+const NOT_RUNNING: u8 = 3;
+
+/// How long `cpe stop` waits for the agent to go.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `cpe stop`: asks the agent to stop, then waits until its control socket no longer answers.
+async fn stop(state_dir: &std::path::Path, force: bool) -> anyhow::Result<ExitCode> {
+    match ask(state_dir, Request::Stop { force }).await? {
+        Response::StopRefused { running } => {
+            eprintln!(
+                "cpe: refused: {}; use --force to stop anyway",
+                running.join("; ")
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Response::Stopping { cut_short } if !cut_short.is_empty() => {
+            println!("stopping; cut short: {}", cut_short.join("; "));
+        }
+        Response::Stopping { .. } => println!("stopping"),
+        _ => anyhow::bail!("the agent answered something other than a stop"),
+    }
+    let gone = tokio::time::timeout(STOP_WAIT, async {
+        while !matches!(
+            control::request(state_dir, &Request::Status).await,
+            Err(control::ControlError::NotRunning { .. })
+        ) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    if gone.is_err() {
+        anyhow::bail!(
+            "the agent accepted to stop but still answers after {} s",
+            STOP_WAIT.as_secs()
+        );
+    }
+    println!("the agent has stopped; its state is saved");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cpe cloud status|reset|unbind`.

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use schemas::tunnel::{
-    CloudSettings, Configuration, ConfigurationAnswer, CwmpState, DeviceMessage, Report, RetCode,
+    CloudSettings, Configuration, ConfigurationAnswer, ConnectionState, CwmpState, DeviceMessage,
+    Report, RetCode,
 };
 use schemas::value::{DateTime, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -33,6 +34,7 @@ use crate::cloud::{
 use crate::connreq::{RateLimit, RateLimiter, signal};
 use crate::control::Response;
 use crate::dial::ProxyPolicy;
+use crate::health::Component;
 use crate::model::Origin;
 
 /// The local service modules that open their own sub-links: `(devModName, cloudModName)`.
@@ -260,6 +262,43 @@ impl Cloud {
             _ => Response::Error {
                 message: "not a cloud request".to_owned(),
             },
+        }
+    }
+
+    /// The tunnel as a component of `cpe status`: healthy when it is not meant to run (no
+    /// cloud-management object, `Enable` false, no `ServerDomain`) or is established.
+    pub(super) async fn component(control: &Control, core: &Mutex<Core>) -> Component {
+        const NAME: &str = "cloud-tunnel";
+        let running = control.client.lock().ok().and_then(|c| c.clone());
+        let status = match running {
+            Some(client) => client.status().await.ok(),
+            None => None,
+        };
+        let core = lock(core);
+        let Some(object) = control.object.as_deref() else {
+            return Component::new(NAME, "not available (no cloud-management object)", true);
+        };
+        if core.cloud_value(object, "Enable") != Some(Value::Boolean(true)) {
+            return Component::new(NAME, "disabled", true);
+        }
+        let (domain, port) = core.cloud_place(Some(object));
+        if domain.is_empty() {
+            return Component::new(NAME, "not configured (no ServerDomain)", true);
+        }
+        match status {
+            Some(status) if status.connection_state == ConnectionState::Established => {
+                Component::new(NAME, format!("established with {domain}:{port}"), true)
+            }
+            Some(status) => Component::new(
+                NAME,
+                format!(
+                    "not established with {domain}:{port}: connection state {}, device state {}, \
+                     failure reason {}",
+                    status.connection_state, status.device_state, status.failure_reason
+                ),
+                false,
+            ),
+            None => Component::new(NAME, format!("not running ({domain}:{port})"), false),
         }
     }
 

@@ -20,9 +20,11 @@
 mod cloud;
 pub mod driver;
 mod handler;
+mod health;
 mod snapshot;
 mod state;
 mod stats;
+mod stop;
 mod transfers;
 
 use std::collections::BTreeSet;
@@ -118,6 +120,8 @@ struct Core {
     connreq_credentials: Arc<Mutex<Option<connreq::Credentials>>>,
     /// The call-home statistics ([`crate::stats`]).
     stats: crate::stats::Stats<crate::stats::Message>,
+    /// What runs and what happened, for `cpe status` and `cpe stop`.
+    activity: health::Activity,
 }
 
 /// A running CPE agent.
@@ -138,6 +142,9 @@ pub struct Agent {
     cloud: cloud::Cloud,
     /// The `/metrics` endpoint, when configured.
     metrics: Option<crate::stats::server::MetricsServer>,
+    /// Set once a stop is decided (`cpe stop`, a signal): the loop, a session and the
+    /// transfers end.
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// What woke the agent's loop.
@@ -208,6 +215,7 @@ impl Agent {
             rng: seeded_rng(),
             connreq_credentials: Arc::new(Mutex::new(None)),
             stats: crate::stats::Stats::new(),
+            activity: health::Activity::new(),
         };
         if let Some(serial) = &config.serial {
             let _ = core.model.set_value(
@@ -223,7 +231,9 @@ impl Agent {
         let pending_dhcp = config.state_dir.join(crate::ztp::hook::PENDING_FILE);
         let had_pending_dhcp = match load::<crate::ztp::Intake>(&pending_dhcp) {
             Some(intake) => {
-                match core.apply_dhcp(&intake) {
+                let applied = core.apply_dhcp(&intake);
+                core.activity.dhcp(&applied);
+                match applied {
                     Ok(summary) => {
                         tracing::info!(summary, "applied the DHCP intake saved while stopped")
                     }
@@ -271,6 +281,8 @@ impl Agent {
             .bind(source, notifier)
             .await?;
         core.state.connreq_path = Some(server.path().to_owned());
+        core.activity
+            .connreq(Some(format!("{}{}", server.local_addr(), server.path())));
         core.publish_connreq_url(server.local_addr(), server.path());
         core.save_all();
         if had_pending_dhcp && let Err(e) = std::fs::remove_file(&pending_dhcp) {
@@ -311,6 +323,7 @@ impl Agent {
             outcomes: tokio::sync::mpsc::unbounded_channel(),
             cloud,
             metrics,
+            stop: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 
@@ -319,7 +332,7 @@ impl Agent {
         self.metrics.as_ref().map(|m| m.local_addr())
     }
 
-    /// Runs until SIGINT or SIGTERM; a session in progress is finished first.
+    /// Runs until SIGINT or SIGTERM, which stop it as `cpe stop --force` does.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -333,7 +346,9 @@ impl Agent {
         Ok(())
     }
 
-    /// Runs until `shutdown` completes; a session in progress is finished first.
+    /// Runs until `shutdown` completes or `cpe stop` is accepted. Either way a session in
+    /// progress is dropped and the transfers running end ([`stop`]), then the whole state is
+    /// saved, then the control socket closes.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         if let Some(server) = self.connreq.take() {
@@ -354,9 +369,12 @@ impl Agent {
             let (core, wake) = (self.core.clone(), self.wake.clone());
             let tunnel = self.cloud.control_handle();
             let dir = self.config.state_dir.clone();
+            let stop = self.stop.clone();
+            let mut closed = stop_rx.clone();
             tokio::spawn(async move {
-                let serve = control::serve(&dir, move |request| {
+                let handler = move |request| {
                     let (core, wake, tunnel) = (core.clone(), wake.clone(), tunnel.clone());
+                    let stop = stop.clone();
                     async move {
                         match request {
                             Request::CloudStatus
@@ -364,9 +382,17 @@ impl Agent {
                             | Request::CloudUnbind { .. } => {
                                 cloud::Cloud::control(&tunnel, &core, request).await
                             }
+                            Request::Stop { force } => stop::request(&core, &stop, force),
+                            Request::Status => {
+                                let cloud = cloud::Cloud::component(&tunnel, &core).await;
+                                health::with_cloud(control_request(&core, &wake, request), cloud)
+                            }
                             request => control_request(&core, &wake, request),
                         }
                     }
+                };
+                let serve = control::serve(&dir, handler, async move {
+                    let _ = closed.wait_for(|s| *s).await;
                 });
                 if let Err(e) = serve.await {
                     tracing::error!(%e, "control socket stopped");
@@ -374,10 +400,14 @@ impl Agent {
             })
         };
         tokio::pin!(shutdown);
+        let mut stop = self.stop.subscribe();
         // Cleared if the Connection Request server ever stops, so its closed signal cannot
         // wake the loop over and over.
         let mut connreq_alive = true;
         loop {
+            if *stop.borrow() {
+                break;
+            }
             self.cloud.sync(&self.core).await;
             let next = {
                 let mut core = lock(&self.core);
@@ -402,11 +432,21 @@ impl Agent {
                 }
             };
             match next {
-                None => self.session().await,
+                None => {
+                    let stopped = tokio::select! {
+                        () = self.session() => false,
+                        () = &mut shutdown => true,
+                        _ = stop.wait_for(|s| *s) => true,
+                    };
+                    if stopped {
+                        break;
+                    }
+                }
                 Some(wait) => {
                     let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
                     let woken = tokio::select! {
                         () = &mut shutdown => Wake::Shutdown,
+                        _ = stop.wait_for(|s| *s) => Wake::Shutdown,
                         () = sleep => Wake::Timer,
                         () = self.wake.notified() => Wake::Timer,
                         Some(outcome) = self.outcomes.1.recv() => Wake::Outcome(outcome),
@@ -426,6 +466,7 @@ impl Agent {
                         }
                         Wake::ConnectionRequest(None) => {
                             tracing::error!("the Connection Request server stopped");
+                            lock(&self.core).activity.connreq(None);
                             connreq_alive = false;
                         }
                         Wake::Cloud(event) => self.cloud.handle(event, &self.core).await,
@@ -433,8 +474,10 @@ impl Agent {
                 }
             }
         }
+        self.stop.send_replace(true);
+        stop::save_at_exit(&self.core);
         let _ = stop_tx.send(true);
-        control.abort();
+        let _ = control.await;
     }
 
     /// Starts every transfer that is due, each in its own task: a long download does not hold
@@ -446,7 +489,8 @@ impl Agent {
                     core.save_transfers();
                     let (executor, done) = (self.executor.clone(), self.outcomes.0.clone());
                     let shared = self.core.clone();
-                    tokio::spawn(async move {
+                    let mut stop = self.stop.subscribe();
+                    let transfer = async move {
                         let outcome = match executor.transfer(&job).await {
                             Step::Finished(outcome) => outcome,
                             Step::Received(received) => {
@@ -462,6 +506,13 @@ impl Agent {
                             }
                         };
                         let _ = done.send(outcome);
+                    };
+                    // A stop cuts it short; the queue takes it up again at the next start.
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = transfer => {}
+                            _ = stop.wait_for(|s| *s) => {}
+                        }
                     });
                 }
                 Due::Missed(completion) => core.transfer_finished(completion),
@@ -486,6 +537,10 @@ impl Agent {
                 tracing::error!(url, "the ACS URL is not usable; waiting for a new one");
                 return;
             };
+            // A stop decided under this lock wins over the session (see `stop`).
+            if *self.stop.borrow() {
+                return;
+            }
             let (listen, path) = &self.connreq_at;
             core.publish_connreq_url(*listen, path);
             core.in_session = true;
@@ -504,8 +559,10 @@ impl Agent {
             (url, credentials, config)
         };
         let span = {
-            let core = lock(&self.core);
+            let mut core = lock(&self.core);
             let number = core.state.sessions_ok + core.state.sessions_failed + 1;
+            core.activity
+                .session_opened(number, &url.to_string(), &config.inform.event);
             tracing::info_span!("cwmp", session = number, acs = %url)
         };
         let mut handler = Handler::new(&self.core);
@@ -515,6 +572,7 @@ impl Agent {
         let _entered = span.enter();
         let mut core = lock(&self.core);
         core.in_session = false;
+        core.activity.session = None;
         core.after_session(&report, &self.config);
     }
 }
@@ -1130,6 +1188,7 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
                 .map(|e| e.event_code.to_string())
                 .collect(),
             in_session: core.in_session,
+            components: core.components().into(),
         }),
         Request::Stats => Response::Stats(core.stats_snapshot()),
         Request::Get { paths } => {
@@ -1206,14 +1265,22 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
             }
         }
         Request::Backup => core.backup_response(),
-        Request::Dhcp { intake } => match core.apply_dhcp(&intake) {
-            Ok(summary) => {
-                wake.notify_one();
-                Response::Dhcp { summary }
+        Request::Dhcp { intake } => {
+            let applied = core.apply_dhcp(&intake);
+            core.activity.dhcp(&applied);
+            match applied {
+                Ok(summary) => {
+                    wake.notify_one();
+                    Response::Dhcp { summary }
+                }
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
             }
-            Err(e) => Response::Error {
-                message: e.to_string(),
-            },
+        }
+        // Answered by the loop's side (`stop::request`), which holds the stop signal.
+        Request::Stop { .. } => Response::Error {
+            message: "stop requests are not answered here".to_owned(),
         },
     }
 }

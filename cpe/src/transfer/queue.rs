@@ -314,6 +314,14 @@ impl QueuedTransfer {
         self.attempts
     }
 
+    /// The fault code and detail of the last attempt, for a transfer that failed and waits for
+    /// a retry (a ScheduleDownload with a retry or a window left).
+    pub fn last_fault(&self) -> Option<(u32, &str)> {
+        self.last_fault
+            .as_ref()
+            .map(|fault| (fault.code, fault.detail.as_str()))
+    }
+
     /// When the next attempt may start (Unix seconds), for a transfer not yet started.
     pub fn due_at(&self) -> Option<i64> {
         if self.state != EntryState::NotYetStarted {

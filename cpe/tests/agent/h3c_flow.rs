@@ -44,6 +44,20 @@ fn config(acs_url: &str, state_dir: &std::path::Path) -> Config {
     .unwrap()
 }
 
+/// Returns once the agent of `dir` completed `count` sessions and has none in progress.
+async fn sessions_over(dir: &std::path::Path, count: u64) {
+    loop {
+        if let Ok(cpe::control::Response::Status(s)) =
+            cpe::control::request(dir, &cpe::control::Request::Status).await
+            && s.sessions_ok >= count
+            && !s.in_session
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// An ACS that answers Informs and ends each session at once, waking `informed`.
 async fn plain_acs(informed: Arc<Notify>) -> ScriptedAcs {
     ScriptedAcs::start(move |request| match parse(request).map(|e| e.body) {
@@ -90,14 +104,19 @@ async fn the_acs_repoints_the_cpe_which_bootstraps_there_and_keeps_it_after_a_re
     })
     .await;
 
-    // First run: the first ACS re-points the agent; the agent bootstraps with the second.
+    // First run: the first ACS re-points the agent; the agent bootstraps with the second. It
+    // stops once that session is over: a stop during it would leave 0 BOOTSTRAP unacknowledged.
     let agent = Agent::start(config(&first.url, state.path()))
         .await
         .unwrap();
     let done = second_informed.clone();
+    let dir = state.path().to_owned();
     tokio::time::timeout(
         Duration::from_secs(20),
-        agent.run_until(async move { done.notified().await }),
+        agent.run_until(async move {
+            done.notified().await;
+            sessions_over(&dir, 2).await;
+        }),
     )
     .await
     .expect("the agent reached the second ACS");

@@ -13,6 +13,7 @@ mod rpc_coverage;
 mod snapshot;
 mod state_files;
 mod stats;
+mod stop;
 mod support;
 mod tls;
 mod transfers;
