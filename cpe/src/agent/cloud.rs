@@ -287,7 +287,14 @@ impl Cloud {
         }
         match status {
             Some(status) if status.connection_state == ConnectionState::Established => {
-                Component::new(NAME, format!("established with {domain}:{port}"), true)
+                let reached = status.server_address.map_or_else(String::new, |ip| {
+                    format!(" at {ip} ({})", super::health::family(ip))
+                });
+                Component::new(
+                    NAME,
+                    format!("established with {domain}:{port}{reached}"),
+                    true,
+                )
             }
             Some(status) => Component::new(
                 NAME,

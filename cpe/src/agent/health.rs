@@ -2,6 +2,7 @@
 //! it reports from it ([`crate::health`]): the agent, CWMP, the Connection Request server
 //! (TR-069 §3.2.2), the cloud tunnel, file transfers (Amd 6 A.3.2.8) and DHCP intake (§3.1).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use schemas::rpc::types::EventStruct;
@@ -25,6 +26,9 @@ pub(super) struct Activity {
     connreq: Option<String>,
     /// The last DHCP intake: when, and why it was refused if it was.
     dhcp: Option<(SystemTime, Result<(), String>)>,
+    /// The address the last session's connection reached: the ACS's, or the proxy's when one
+    /// was used (the family happy eyeballs chose, [`crate::dial`]).
+    pub(super) peer: Option<SocketAddr>,
 }
 
 /// A CWMP session in progress.
@@ -61,6 +65,7 @@ impl Activity {
             session: None,
             connreq: None,
             dhcp: None,
+            peer: None,
         }
     }
 
@@ -134,6 +139,9 @@ impl Core {
              {} consecutive failures",
             self.events.retry().retry_count()
         );
+        if let Some(peer) = self.activity.peer {
+            state.push_str(&format!("; last connection to {}", describe_peer(peer)));
+        }
         if let Some(session) = &self.activity.session {
             state.push_str(&format!("; {}", session.describe()));
         }
@@ -205,6 +213,17 @@ fn transfers_component(queue: &TransferQueue, now: i64) -> Component {
 }
 
 /// The wall-clock time of `seconds` since 1970 (the transfer queue's time).
+/// `[::1]:7547 (IPv6)` / `127.0.0.1:7547 (IPv4)`: an address and its family, as `cpe status`
+/// shows which one happy eyeballs (RFC 8305) settled on.
+fn describe_peer(peer: SocketAddr) -> String {
+    format!("{peer} ({})", family(peer.ip()))
+}
+
+/// `IPv6` or `IPv4`.
+pub(super) fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv6() { "IPv6" } else { "IPv4" }
+}
+
 fn unix_time(seconds: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
 }

@@ -573,6 +573,7 @@ impl Agent {
         let mut core = lock(&self.core);
         core.in_session = false;
         core.activity.session = None;
+        core.activity.peer = self.client.last_peer();
         core.after_session(&report, &self.config);
     }
 }

@@ -321,6 +321,16 @@ async fn status_check_is_0_when_healthy_and_a_plain_stop_of_an_idle_agent_is_acc
     let stdout = text(&checked.stdout);
     assert_eq!(checked.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("health: 6 of 6 healthy"), "{stdout}");
+    let port = acs
+        .url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('/').next())
+        .unwrap();
+    assert!(
+        stdout.contains(&format!("last connection to 127.0.0.1:{port} (IPv4)")),
+        "the address family happy eyeballs chose: {stdout}"
+    );
     assert!(
         stdout.contains(&format!("ACS URL:          {}", acs.url)),
         "{stdout}"
