@@ -12,6 +12,7 @@ pub mod control;
 pub mod events;
 pub mod model;
 pub mod net;
+pub mod oplog;
 pub mod persist;
 pub mod rpc;
 pub mod session;
