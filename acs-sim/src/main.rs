@@ -13,6 +13,8 @@ use acs_sim::scenario::Scenario;
 use acs_sim::store::SqliteStore;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use cpe::config::LogFormat;
+use cpe::oplog::LogConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -167,7 +169,7 @@ fn main() -> ExitCode {
 }
 
 async fn lab(options: LabOptions) -> anyhow::Result<ExitCode> {
-    init_logging(false, "warn");
+    init_logging(&flag_log(false), "warn")?;
     let report = acs_sim::lab::run(options, std::io::stdout()).await?;
     Ok(if report.success() {
         ExitCode::SUCCESS
@@ -177,7 +179,6 @@ async fn lab(options: LabOptions) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_json, "info");
     let overrides = Overrides {
         cwmp: args.cwmp,
         cwmps: args.cwmps,
@@ -187,7 +188,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         scenario: args.scenario,
         transcripts: args.transcripts,
     };
-    let config = ServeConfig::load(args.config.as_deref(), overrides)?;
+    let mut config = ServeConfig::load(args.config.as_deref(), overrides)?;
+    if args.log_json {
+        config.log.format = LogFormat::Json;
+    }
+    init_logging(&config.log, "info")?;
     let store =
         SqliteStore::open(&config.db).with_context(|| format!("store {}", config.db.display()))?;
     let files = FileStore::new(&config.files_dir)
@@ -259,7 +264,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
     use acs_sim::cloud::{CloudConfig, CloudServer, lab_certificate, load_tls};
 
-    init_logging(args.log_json, "info");
+    init_logging(&flag_log(args.log_json), "info")?;
     let tls = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => load_tls(cert, key)?,
         _ => {
@@ -355,18 +360,15 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn init_logging(json: bool, default: &str) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
+/// Logging as the CPE's ([`cpe::oplog`]): `RUST_LOG`, else `default`.
+fn init_logging(config: &LogConfig, default: &str) -> anyhow::Result<()> {
+    Ok(cpe::oplog::init(config, "acs-sim", default)?)
+}
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+/// The log configuration of the subcommands without a configuration file.
+fn flag_log(json: bool) -> LogConfig {
+    LogConfig {
+        format: if json { LogFormat::Json } else { LogFormat::Text },
+        ..LogConfig::default()
     }
 }
