@@ -245,9 +245,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&acs),
         stopped(),
     ));
-    tracing::info!(cwmp = %config.cwmp, nbi = %config.nbi, files = %config.files, db = %config.db.display(), "acs-sim serving");
+    cpe::oplog!(ACS_STARTED, cwmp = %config.cwmp, nbi = %config.nbi, files = %config.files, db = %config.db.display(), "acs-sim serving");
     tokio::select! {
-        () = shutdown_signal() => tracing::info!("stopping"),
+        () = shutdown_signal() => cpe::oplog!(ACS_STOPPING, "stopping"),
         Some(ended) = servers.join_next() => {
             ended.context("a listener crashed")?.context("a listener failed")?;
         }
@@ -278,7 +278,10 @@ async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
                 Some(path) => std::fs::write(path, &lab.ca_pem)
                     .with_context(|| format!("cannot write the CA to {}", path.display()))?,
                 None => {
-                    tracing::warn!("lab certificate made; pass --write-ca to give devices its CA")
+                    cpe::oplog!(
+                        CLOUDSRV_LAB_CERTIFICATE,
+                        "lab certificate made; pass --write-ca to give devices its CA"
+                    )
                 }
             }
             lab.server
@@ -298,7 +301,7 @@ async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
             .add_device(serial, secret)
             .with_context(|| format!("--device {serial}"))?;
     }
-    tracing::info!(listen = %server.local_addr(), devices = args.devices.len(), "cloud server serving");
+    cpe::oplog!(CLOUDSRV_STARTED, listen = %server.local_addr(), devices = args.devices.len(), "cloud server serving");
     server.serve(shutdown_signal()).await;
     Ok(())
 }
@@ -368,7 +371,11 @@ fn init_logging(config: &LogConfig, default: &str) -> anyhow::Result<()> {
 /// The log configuration of the subcommands without a configuration file.
 fn flag_log(json: bool) -> LogConfig {
     LogConfig {
-        format: if json { LogFormat::Json } else { LogFormat::Text },
+        format: if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        },
         ..LogConfig::default()
     }
 }

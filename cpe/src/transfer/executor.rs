@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use schemas::rpc::FaultCode;
 use tokio::fs;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use super::fault::TransferFault;
 use super::file_type::{DownloadFileType, UploadFileType};
@@ -317,7 +317,7 @@ impl<H: TransferHooks> Executor<H> {
         };
         match applied {
             Ok((applied, stored_at)) => {
-                info!(id = %received.id, file_type = %received.file_type, "download applied");
+                crate::oplog!(XFER_DOWNLOAD_APPLIED, id = %received.id, file_type = %received.file_type, "download applied");
                 Outcome {
                     id: received.id,
                     start_time: received.start_time,
@@ -394,7 +394,7 @@ impl<H: TransferHooks> Executor<H> {
             )
         })?;
         received.bytes = fetched.bytes;
-        info!(id = %job.id, bytes = fetched.bytes, "download received");
+        crate::oplog!(XFER_DOWNLOAD_RECEIVED, id = %job.id, bytes = fetched.bytes, "download received");
         Ok(received)
     }
 
@@ -409,7 +409,7 @@ impl<H: TransferHooks> Executor<H> {
         };
         match result {
             Ok(bytes) => {
-                info!(id = %job.id, bytes, "upload done");
+                crate::oplog!(XFER_UPLOAD_DONE, id = %job.id, bytes, "upload done");
                 Outcome {
                     id: job.id,
                     start_time: job.started_at,
@@ -511,7 +511,7 @@ impl<H: TransferHooks> Executor<H> {
         match tokio::time::timeout(limit, hook).await {
             Ok(result) => result.map_err(|error| hook_fault(&error, failed)),
             Err(_) => {
-                warn!(?limit, "transfer hook timed out");
+                crate::oplog!(XFER_HOOK_TIMEOUT, ?limit, "transfer hook timed out");
                 Err(internal(format!(
                     "the hook did not finish within {limit:?}"
                 )))
@@ -543,7 +543,7 @@ impl<H: TransferHooks> Executor<H> {
     }
 
     fn failed(&self, id: TransferId, start_time: i64, fault: TransferFault) -> Outcome {
-        warn!(%id, code = fault.code().code(), detail = fault.detail(), "transfer failed");
+        crate::oplog!(XFER_FAILED, %id, fault = fault.code().code(), detail = fault.detail(), "transfer failed");
         Outcome::failed(id, start_time, self.clock.now(), fault)
     }
 }
