@@ -431,6 +431,16 @@ mod tests {
     }
 
     #[test]
+    fn the_log_section_is_the_cpes() {
+        let c = parse("[log]\nthrottle = 0\nsyslog = true\nformat = \"json\"").unwrap();
+        assert_eq!(c.log.throttle, 0);
+        assert_eq!(c.log.syslog, Some(PathBuf::from("/dev/log")));
+        assert_eq!(c.log.format, cpe::config::LogFormat::Json);
+        let error = parse("[log]\nthrottle = 10001").unwrap_err().to_string();
+        assert!(error.starts_with("`log.throttle` = 10001"), "{error}");
+    }
+
+    #[test]
     fn overrides_beat_the_file() {
         let file =
             toml::from_str("[listen]\ncwmp = \"127.0.0.1:1\"\n[store]\ndb = \"a.db\"").unwrap();
