@@ -38,6 +38,11 @@
 //! [transcripts]
 //! dir = "transcripts"            # one file per message, per session
 //! devices = []                   # device ids; empty = every device
+//!
+//! [log]                          # as the CPE's (README.md, "Log codes")
+//! format = "text"                # or "json" (also --log-json)
+//! throttle = 5                   # lines per code per minute, 0 (no limit) to 10000
+//! syslog = false                 # true: also to /dev/log; or a socket path
 //! ```
 
 use std::net::SocketAddr;
@@ -79,6 +84,9 @@ pub struct FileConfig {
     /// `[transcripts]`.
     #[serde(default)]
     pub transcripts: TranscriptSection,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: cpe::config::LogSection,
 }
 
 /// `[listen]`: addresses as text, checked by [`ServeConfig::resolve`].
@@ -210,6 +218,8 @@ pub struct ServeConfig {
     pub scenario: Option<PathBuf>,
     /// What the ACS shares with its listeners.
     pub acs: AcsConfig,
+    /// Log format, throttle and syslog.
+    pub log: cpe::oplog::LogConfig,
 }
 
 fn invalid(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
@@ -354,6 +364,7 @@ impl ServeConfig {
                 "seconds, from 1 to 120",
             )?),
         };
+        let log = cpe::oplog::LogConfig::resolve(file.log, None)?;
         let transcripts = o
             .transcripts
             .or(file.transcripts.dir)
@@ -388,6 +399,7 @@ impl ServeConfig {
                 partial_path_gpv: file.acs.partial_path_gpv.unwrap_or(false),
                 transcripts,
             },
+            log,
         })
     }
 }
@@ -416,6 +428,16 @@ mod tests {
         assert_eq!(c.acs.files_url, "http://127.0.0.1:7567");
         assert_eq!(c.acs.auth, CpeAuth::None);
         assert!(c.cwmps.is_none());
+    }
+
+    #[test]
+    fn the_log_section_is_the_cpes() {
+        let c = parse("[log]\nthrottle = 0\nsyslog = true\nformat = \"json\"").unwrap();
+        assert_eq!(c.log.throttle, 0);
+        assert_eq!(c.log.syslog, Some(PathBuf::from("/dev/log")));
+        assert_eq!(c.log.format, cpe::config::LogFormat::Json);
+        let error = parse("[log]\nthrottle = 10001").unwrap_err().to_string();
+        assert!(error.starts_with("`log.throttle` = 10001"), "{error}");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use acs_sim::scenario::Scenario;
 use acs_sim::store::SqliteStore;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use cpe::config::LogFormat;
+use cpe::oplog::LogConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -244,7 +246,7 @@ fn main() -> ExitCode {
 }
 
 async fn lab(options: LabOptions) -> anyhow::Result<ExitCode> {
-    init_logging(false, "warn");
+    init_logging(&flag_log(false), "warn")?;
     let report = acs_sim::lab::run(options, std::io::stdout()).await?;
     Ok(if report.success() {
         ExitCode::SUCCESS
@@ -254,7 +256,6 @@ async fn lab(options: LabOptions) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_json, "info");
     let overrides = Overrides {
         cwmp: args.cwmp,
         cwmps: args.cwmps,
@@ -264,7 +265,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         scenario: args.scenario,
         transcripts: args.transcripts,
     };
-    let config = ServeConfig::load(args.config.as_deref(), overrides)?;
+    let mut config = ServeConfig::load(args.config.as_deref(), overrides)?;
+    if args.log_json {
+        config.log.format = LogFormat::Json;
+    }
+    init_logging(&config.log, "info")?;
     let store =
         SqliteStore::open(&config.db).with_context(|| format!("store {}", config.db.display()))?;
     let files = FileStore::new(&config.files_dir)
@@ -317,9 +322,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&acs),
         stopped(),
     ));
-    tracing::info!(cwmp = %config.cwmp, nbi = %config.nbi, files = %config.files, db = %config.db.display(), "acs-sim serving");
+    cpe::oplog!(ACS_STARTED, cwmp = %config.cwmp, nbi = %config.nbi, files = %config.files, db = %config.db.display(), "acs-sim serving");
     tokio::select! {
-        () = shutdown_signal() => tracing::info!("stopping"),
+        () = shutdown_signal() => cpe::oplog!(ACS_STOPPING, "stopping"),
         Some(ended) = servers.join_next() => {
             ended.context("a listener crashed")?.context("a listener failed")?;
         }
@@ -336,7 +341,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
     use acs_sim::cloud::{CloudConfig, CloudServer, lab_certificate, load_tls};
 
-    init_logging(args.log_json, "info");
+    init_logging(&flag_log(args.log_json), "info")?;
     let tls = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => load_tls(cert, key)?,
         _ => {
@@ -350,7 +355,10 @@ async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
                 Some(path) => std::fs::write(path, &lab.ca_pem)
                     .with_context(|| format!("cannot write the CA to {}", path.display()))?,
                 None => {
-                    tracing::warn!("lab certificate made; pass --write-ca to give devices its CA")
+                    cpe::oplog!(
+                        CLOUDSRV_LAB_CERTIFICATE,
+                        "lab certificate made; pass --write-ca to give devices its CA"
+                    )
                 }
             }
             lab.server
@@ -370,13 +378,13 @@ async fn cloud(args: CloudArgs) -> anyhow::Result<()> {
             .add_device(serial, secret)
             .with_context(|| format!("--device {serial}"))?;
     }
-    tracing::info!(listen = %server.local_addr(), devices = args.devices.len(), "cloud server serving");
+    cpe::oplog!(CLOUDSRV_STARTED, listen = %server.local_addr(), devices = args.devices.len(), "cloud server serving");
     server.serve(shutdown_signal()).await;
     Ok(())
 }
 
 fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    init_logging(false, "warn");
+    init_logging(&flag_log(false), "warn")?;
     if let Some(BackupCommand::Verify { file, json }) = args.verify {
         let bytes = acs_sim::backup::read_snapshot(&file)?;
         let verdict = acs_sim::backup::verify(&bytes);
@@ -405,7 +413,7 @@ fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    init_logging(false, "warn");
+    init_logging(&flag_log(false), "warn")?;
     let db = args.store.db()?;
     let restored = acs_sim::backup::restore(&args.file, &db)?;
     println!(
@@ -492,18 +500,19 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn init_logging(json: bool, default: &str) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
+/// Logging as the CPE's ([`cpe::oplog`]): `RUST_LOG`, else `default`.
+fn init_logging(config: &LogConfig, default: &str) -> anyhow::Result<()> {
+    Ok(cpe::oplog::init(config, "acs-sim", default)?)
+}
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+/// The log configuration of the subcommands without a configuration file.
+fn flag_log(json: bool) -> LogConfig {
+    LogConfig {
+        format: if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        },
+        ..LogConfig::default()
     }
 }

@@ -163,12 +163,12 @@ impl Provisioner {
         let id = match self.acs.store.record_inform(&summary) {
             Ok(id) => id,
             Err(error) => {
-                tracing::error!(%error, "cannot register the Inform; the session ends without provisioning");
+                cpe::oplog!(PROV_INFORM_NOT_RECORDED, %error, "cannot register the Inform; the session ends without provisioning");
                 self.done = true;
                 return;
             }
         };
-        tracing::info!(device = %id, events = ?summary.events, "inform");
+        cpe::oplog!(PROV_INFORM, device = %id, events = ?summary.events, "inform");
         let root = model_root(informed);
         // The device's record is read only when something looks at it: the scenario's rules
         // or the credentials to provision. Queued tasks read it when the first one is taken.
@@ -177,7 +177,7 @@ impl Provisioner {
             let device = match self.acs.store.device(&id) {
                 Ok(device) => device,
                 Err(error) => {
-                    tracing::error!(%error, "cannot read the device; the session ends without provisioning");
+                    cpe::oplog!(PROV_DEVICE_UNREADABLE, %error, "cannot read the device; the session ends without provisioning");
                     self.done = true;
                     return;
                 }
@@ -217,7 +217,7 @@ impl Provisioner {
             || match self.acs.store.device(device) {
                 Ok(record) => record.tags.contains(PARTIAL_PATH_TAG),
                 Err(error) => {
-                    tracing::warn!(%error, "cannot read the device's tags; expanding partial paths");
+                    cpe::oplog!(PROV_TAGS_UNREADABLE, %error, "cannot read the device's tags; expanding partial paths");
                     false
                 }
             };
@@ -233,7 +233,14 @@ impl Provisioner {
             .fault_struct
             .fault()
             .map(|code| format!("{} {}", code.code(), done.fault_struct.fault_string));
-        tracing::info!(device = %device, command_key = done.command_key.as_str(), ?fault, "transfer complete");
+        match &fault {
+            None => {
+                cpe::oplog!(PROV_TRANSFER_COMPLETE, device = %device, command_key = done.command_key.as_str(), "transfer complete")
+            }
+            Some(fault) => {
+                cpe::oplog!(PROV_TRANSFER_FAULT, device = %device, command_key = done.command_key.as_str(), %fault, "transfer failed")
+            }
+        }
         self.acs.publish(AcsEvent::TransferComplete {
             device: device.clone(),
             command_key: done.command_key.as_str().to_owned(),
@@ -279,7 +286,7 @@ impl Provisioner {
                     self.running = Some(running);
                 }
                 (_, Err(error)) => {
-                    tracing::warn!(%error, "request refused by the session");
+                    cpe::oplog!(PROV_REQUEST_REFUSED, %error, "request refused by the session");
                     self.release(running);
                 }
             },
@@ -322,7 +329,7 @@ impl Provisioner {
                 Ok(None) => return None,
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(error) => {
-                    tracing::error!(%error, "cannot take the next task");
+                    cpe::oplog!(PROV_TASK_NOT_TAKEN, %error, "cannot take the next task");
                     self.done = true;
                     return None;
                 }
@@ -379,10 +386,15 @@ impl Provisioner {
             });
         }
         if let Err(error) = result {
-            tracing::error!(%error, "cannot record the job's outcome");
+            cpe::oplog!(PROV_OUTCOME_NOT_RECORDED, %error, "cannot record the job's outcome");
         }
         let fault = fault.map(|f| format!("{}: {}", f.code, f.message));
-        tracing::info!(device = %device, job = label, ?fault, "job done");
+        match &fault {
+            None => cpe::oplog!(PROV_JOB_DONE, device = %device, job = label, "job done"),
+            Some(fault) => {
+                cpe::oplog!(PROV_JOB_FAULT, device = %device, job = label, %fault, "job answered with a fault")
+            }
+        }
         self.acs.publish(AcsEvent::JobDone {
             device,
             label,
@@ -395,7 +407,7 @@ impl Provisioner {
         if let Origin::Task(task) = running.origin
             && let Err(error) = self.acs.store.release_task(&task.id)
         {
-            tracing::error!(%error, "cannot put the task back in the queue");
+            cpe::oplog!(PROV_TASK_NOT_RELEASED, %error, "cannot put the task back in the queue");
         }
     }
 

@@ -35,6 +35,8 @@
 //!
 //! [log]
 //! format = "text"                          # or "json"
+//! throttle = 5                             # lines per code per minute, 0 (no limit) to 10000
+//! syslog = false                           # true: also to /dev/log; or a socket path
 //!
 //! [cloud]                                  # the cloud-management tunnel (else from DHCP or the ACS)
 //! domain = "cloud.example.net"             # 1-253 characters, case-sensitive
@@ -262,6 +264,10 @@ pub struct StateSection {
 pub struct LogSection {
     /// `text` or `json`.
     pub format: Option<String>,
+    /// Lines of one code per minute ([`crate::oplog::Throttle`]); 0 means no limit.
+    pub throttle: Option<u32>,
+    /// Also send the coded lines to syslog ([`crate::oplog::SyslogLayer`]).
+    pub syslog: Option<crate::oplog::SyslogSetting>,
 }
 
 /// `[commands]`: host commands for what the agent cannot do itself. Each is an argv; an empty
@@ -346,8 +352,8 @@ pub struct Config {
     pub session_timeout: Duration,
     /// State directory.
     pub state_dir: PathBuf,
-    /// Log format.
-    pub log_format: LogFormat,
+    /// Log format, throttle and syslog.
+    pub log: crate::oplog::LogConfig,
     /// Host commands.
     pub commands: Commands,
     /// The cloud-management tunnel.
@@ -412,17 +418,7 @@ impl Config {
                 allowed: "seconds, from 5 to 3600",
             });
         }
-        let log_format = match o.log_format.or(file.log.format).as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    field: "log.format",
-                    value: other.into(),
-                    allowed: "text or json",
-                });
-            }
-        };
+        let log = crate::oplog::LogConfig::resolve(file.log, o.log_format)?;
         if let Some(serial) = o.serial.as_ref().or(file.device.serial.as_ref())
             && (serial.is_empty() || serial.len() > 64)
         {
@@ -480,7 +476,7 @@ impl Config {
                 .state_dir
                 .or(file.state.dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-            log_format,
+            log,
             commands: file.commands,
             cloud,
             metrics_listen,
@@ -672,7 +668,7 @@ mod tests {
         assert_eq!(c.max_version, CwmpVersion::V1_4);
         assert_eq!(c.session_timeout, Duration::from_secs(30));
         assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
-        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.log.format, LogFormat::Text);
         assert!(!c.insecure);
     }
 

@@ -14,6 +14,7 @@ pub mod events;
 pub mod health;
 pub mod model;
 pub mod net;
+pub mod oplog;
 pub mod persist;
 pub mod rpc;
 pub mod session;

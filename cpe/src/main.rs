@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use cpe::config::{Config, DEFAULT_STATE_DIR, LogFormat, Overrides};
+use cpe::config::{Config, DEFAULT_STATE_DIR, Overrides};
 use cpe::control::{self, Request, Response};
 use cpe::ztp::hook::{self, Delivery};
 use cpe::ztp::probe::Limits as ProbeLimits;
@@ -300,7 +300,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 metrics_listen: args.metrics_listen,
             };
             let config = Config::load(args.config.as_deref(), overrides)?;
-            init_logging(config.log_format);
+            cpe::oplog::init(&config.log, "cpe", "info")?;
             cpe::agent::Agent::start(config)
                 .await
                 .context("starting the agent")?
@@ -600,20 +600,5 @@ async fn ask(state_dir: &std::path::Path, request: Request) -> anyhow::Result<Re
     match control::request(state_dir, &request).await? {
         Response::Error { message } => anyhow::bail!("{message}"),
         response => Ok(response),
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }

@@ -85,7 +85,7 @@ where
                 continue;
             }
             Err(error) => {
-                tracing::warn!(%error, ?backoff, "accept failed; pausing");
+                crate::oplog!(NET_ACCEPT_PAUSED, %error, ?backoff, "accept failed; pausing");
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,
@@ -118,7 +118,8 @@ where
         None => drain.await,
         Some(grace) => {
             if tokio::time::timeout(grace, drain).await.is_err() {
-                tracing::warn!(
+                crate::oplog!(
+                    NET_CONNECTIONS_CUT,
                     open = tasks.len(),
                     "cutting connections still open after {grace:?}"
                 );
@@ -133,7 +134,7 @@ fn log_task_end(done: Result<(), tokio::task::JoinError>) {
     if let Err(error) = done
         && error.is_panic()
     {
-        tracing::error!(%error, "a connection task panicked");
+        crate::oplog!(NET_TASK_PANICKED, %error, "a connection task panicked");
     }
 }
 

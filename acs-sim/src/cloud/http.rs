@@ -218,7 +218,10 @@ async fn upgrade(
             Err(error) => return tracing::debug!(%error, "WebSocket upgrade failed"),
         };
         let Ok(parts) = upgraded.downcast::<TokioIo<link::Stream>>() else {
-            return tracing::error!("upgraded connection is not the listener's TLS stream");
+            return cpe::oplog!(
+                CLOUDSRV_UPGRADE_STREAM,
+                "upgraded connection is not the listener's TLS stream"
+            );
         };
         let ws = WebSocketStream::from_partially_read(
             parts.io.into_inner(),

@@ -168,7 +168,7 @@ impl CloudServer {
             tls,
             cloud,
         } = self;
-        tracing::info!(%local, "cloud server listening");
+        cpe::oplog!(CLOUDSRV_LISTENING, %local, "cloud server listening");
         let limits = AcceptLimits {
             max_connections: cloud.limits().max_connections,
             grace: Some(cloud.limits().handshake_timeout),
@@ -182,7 +182,7 @@ impl CloudServer {
         })
         .await;
         cloud.stop_links();
-        tracing::info!(%local, "cloud server stopped");
+        cpe::oplog!(CLOUDSRV_STOPPED, %local, "cloud server stopped");
     }
 }
 

@@ -30,7 +30,6 @@ use hyper::body::Body;
 use md5::{Digest as _, Md5};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt as _;
-use tracing::warn;
 
 use crate::acs::Acs;
 use crate::store::{FileMeta, Store, StoreError};
@@ -263,7 +262,12 @@ impl FileStore {
                 // An upload replaced the blob between the lookup and the open: look again.
                 Err(e) if e.kind() == io::ErrorKind::NotFound && !replaced => replaced = true,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    warn!(name, path = meta.path, "file metadata names a missing blob");
+                    cpe::oplog!(
+                        FILES_BLOB_MISSING,
+                        name,
+                        path = meta.path,
+                        "file metadata names a missing blob"
+                    );
                     return Err(FileError::NotFound(name.to_owned()));
                 }
                 Err(e) => return Err(e.into()),
@@ -300,7 +304,9 @@ impl FileStore {
         match tokio::fs::remove_file(path).await {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => warn!(path = meta.path, error = %e, "cannot remove an old blob"),
+            Err(e) => {
+                cpe::oplog!(FILES_BLOB_NOT_REMOVED, path = meta.path, error = %e, "cannot remove an old blob")
+            }
         }
     }
 }

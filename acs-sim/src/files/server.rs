@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tracing::{Instrument as _, debug, debug_span, info, warn};
+use tracing::{Instrument as _, debug, debug_span};
 
 use super::name::{decode, query_param};
 use super::response::{ResponseBody, file_response, full};
@@ -43,7 +43,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let local_addr = listener.local_addr()?;
-    info!(%local_addr, "file server listening");
+    cpe::oplog!(FILES_LISTENING, %local_addr, "file server listening");
     let _listening = acs.components().listening("files", local_addr);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -59,7 +59,7 @@ pub async fn serve(
             .instrument(debug_span!("files", %peer))
     })
     .await;
-    info!(%local_addr, open, "file server stopped");
+    cpe::oplog!(FILES_STOPPED, %local_addr, open, "file server stopped");
     Ok(())
 }
 
@@ -117,7 +117,7 @@ async fn handle(acs: &Arc<Acs>, request: Request<Incoming>) -> Response<Response
     };
     result.unwrap_or_else(|error| {
         if error.status().is_server_error() {
-            warn!(%method, %error, "file server request failed");
+            cpe::oplog!(FILES_REQUEST_FAILED, %method, %error, "file server request failed");
         }
         text(error.status(), &error.to_string())
     })
@@ -144,7 +144,12 @@ async fn put(
         ..NewFile::named(name)
     };
     let meta = acs.files.put(&acs.store, file, request.into_body()).await?;
-    info!(name = meta.name, size = meta.size, "file uploaded");
+    cpe::oplog!(
+        FILES_UPLOADED,
+        name = meta.name,
+        size = meta.size,
+        "file uploaded"
+    );
     Ok(text(StatusCode::OK, ""))
 }
 

@@ -665,7 +665,11 @@ async fn next<E: Clone, T>(
                 }
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "the lab fell behind the ACS or cloud events");
+                cpe::oplog!(
+                    LAB_EVENTS_MISSED,
+                    missed,
+                    "the lab fell behind the ACS or cloud events"
+                );
             }
             Err(broadcast::error::RecvError::Closed) => return Err(()),
         }

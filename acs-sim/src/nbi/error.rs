@@ -37,7 +37,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::warn!(status = %self.status, message = %self.message, "REST request failed");
+            cpe::oplog!(NBI_REQUEST_FAILED, status = %self.status, message = %self.message, "REST request failed");
         }
         (self.status, Json(json!({ "message": self.message }))).into_response()
     }

@@ -109,7 +109,7 @@ impl Authenticator {
         let challenge = verifier.challenge(&mut *rng, now, rejection.is_stale());
         // The realm is ours and nonces are hex, so the value is always a valid header.
         let value = HeaderValue::try_from(challenge.digest_header()).unwrap_or_else(|_| {
-            tracing::error!("cannot encode the Digest challenge");
+            cpe::oplog!(ACS_CHALLENGE_FAILED, "cannot encode the Digest challenge");
             HeaderValue::from_static(concat!("Digest realm=\"", realm!(), "\""))
         });
         Err(Challenge(value))

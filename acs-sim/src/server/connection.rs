@@ -157,7 +157,7 @@ impl Connection {
         match answered {
             Some(Ok(answer)) => self.answer(answer),
             Some(Err(full)) => {
-                tracing::warn!(peer = %self.peer, %full, "session refused");
+                cpe::oplog!(ACS_SESSION_REFUSED, peer = %self.peer, %full, "session refused");
                 text(StatusCode::SERVICE_UNAVAILABLE, &full.to_string())
             }
             // A bug, not the CPE's input: already logged.
@@ -172,7 +172,7 @@ impl Connection {
         match tokio::time::timeout(self.shared.limits.body_read_timeout, read).await {
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
             Ok(Err(error)) if error.is::<LengthLimitError>() => {
-                tracing::warn!(peer = %self.peer, limit, "request body too large; the session ends");
+                cpe::oplog!(ACS_BODY_TOO_LARGE, peer = %self.peer, limit, "request body too large; the session ends");
                 Err(text(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &format!("a CWMP message may be at most {limit} bytes"),

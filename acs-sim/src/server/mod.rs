@@ -155,7 +155,7 @@ impl Endpoint {
             Arc::clone(&shared.sessions),
             shared.limits.reap_interval,
         ));
-        tracing::info!(%local, tls = tls.is_some(), "CWMP endpoint listening");
+        cpe::oplog!(ACS_LISTENING, %local, tls = tls.is_some(), "CWMP endpoint listening");
         let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let limits = AcceptLimits {
             max_connections: shared.limits.max_connections,
@@ -169,14 +169,14 @@ impl Endpoint {
                 .instrument(tracing::debug_span!("cwmp-connection", %peer))
         })
         .await;
-        tracing::info!(%local, open, "CWMP listener stopped accepting");
+        cpe::oplog!(ACS_ACCEPT_STOPPED, %local, open, "CWMP listener stopped accepting");
         reaper.abort();
         if shared.serving.fetch_sub(1, Ordering::SeqCst) == 1 {
             let sessions = Arc::clone(&shared.sessions);
             let ended = run_sync(shared.blocking, move || sessions.end_all(Instant::now())).await;
-            tracing::info!(%local, ended = ended.unwrap_or(0), "CWMP endpoint stopped");
+            cpe::oplog!(ACS_STOPPED, %local, ended = ended.unwrap_or(0), "CWMP endpoint stopped");
         } else {
-            tracing::info!(%local, "CWMP listener stopped");
+            cpe::oplog!(ACS_LISTENER_STOPPED, %local, "CWMP listener stopped");
         }
         Ok(())
     }
@@ -215,7 +215,7 @@ async fn reap_loop(blocking: bool, sessions: Arc<Sessions>, every: Duration) {
         if let Some(reaped) = run_sync(blocking, move || sessions.reap(now)).await
             && reaped > 0
         {
-            tracing::info!(reaped, "sessions timed out");
+            cpe::oplog!(ACS_SESSIONS_REAPED, reaped, "sessions timed out");
         }
     }
 }
@@ -236,7 +236,7 @@ async fn run_sync<T: Send + 'static>(
         return match tokio::task::spawn_blocking(work).await {
             Ok(value) => Some(value),
             Err(error) => {
-                tracing::error!(%error, "session work failed");
+                cpe::oplog!(ACS_WORK_FAILED, %error, "session work failed");
                 None
             }
         };
@@ -246,7 +246,7 @@ async fn run_sync<T: Send + 'static>(
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
         Ok(value) => Some(value),
         Err(_) => {
-            tracing::error!("session work panicked");
+            cpe::oplog!(ACS_WORK_FAILED, "session work panicked");
             None
         }
     }

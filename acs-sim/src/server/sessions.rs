@@ -206,7 +206,10 @@ impl Sessions {
         let mut live = slot.lock();
         let span = live.span.clone();
         let _entered = span.enter();
-        tracing::info!("a new Inform interrupts the session");
+        cpe::oplog!(
+            ACS_SESSION_INTERRUPTED,
+            "a new Inform interrupts the session"
+        );
         live.session.handle_request(inform, now);
         live.drive(now);
         // The fault is for a session the CPE no longer runs: nobody reads it.
@@ -264,7 +267,10 @@ impl Live {
         let reply = self.session.poll_transmit().unwrap_or_else(|| {
             // The provisioner always queues a request or finishes when the session waits for
             // it; should it not have, end the session rather than leave the CPE hanging.
-            tracing::error!("no answer after provisioning; ending the session");
+            cpe::oplog!(
+                ACS_NO_ANSWER,
+                "no answer after provisioning; ending the session"
+            );
             self.session.finish(now);
             self.drive(now);
             self.session.poll_transmit().unwrap_or(Reply::NoContent)
@@ -294,7 +300,7 @@ impl Live {
             None => self.session.finish(now),
         }
         self.drive(now);
-        tracing::info!("session ended without the CPE");
+        cpe::oplog!(ACS_SESSION_ABANDONED, "session ended without the CPE");
     }
 
     fn drive(&mut self, now: Instant) {

@@ -111,7 +111,7 @@ impl Transcript {
         ));
         let written = std::fs::create_dir_all(&*dir).and_then(|()| std::fs::write(&file, &body));
         if let Err(error) = written {
-            tracing::warn!(%error, file = %file.display(), "cannot write the transcript; recording stops");
+            cpe::oplog!(ACS_TRANSCRIPT_STOPPED, %error, file = %file.display(), "cannot write the transcript; recording stops");
             self.state = State::Off;
         }
     }

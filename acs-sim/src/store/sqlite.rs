@@ -237,7 +237,8 @@ impl SqliteStore {
         };
         tx.commit()?;
         if requeued > 0 {
-            tracing::info!(
+            cpe::oplog!(
+                STORE_TASKS_REQUEUED,
                 requeued,
                 "tasks claimed by a previous process are queued again"
             );
@@ -310,7 +311,7 @@ impl Drop for SqliteStore {
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
-            tracing::error!("the store writer thread panicked");
+            cpe::oplog!(STORE_WRITER_PANICKED, "the store writer thread panicked");
         }
     }
 }

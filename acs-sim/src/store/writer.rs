@@ -127,7 +127,7 @@ pub(super) fn run(shared: &Shared, checkpointer: Option<&Connection>) {
     loop {
         let stopping = shared.wait_for_work();
         if let Err(error) = shared.flush() {
-            tracing::error!(%error, "committing device writes failed; retrying");
+            cpe::oplog!(STORE_COMMIT_FAILED, %error, "committing device writes failed; retrying");
         }
         if let Some(checkpointer) = checkpointer
             && checkpointed.elapsed() >= CHECKPOINT_INTERVAL
@@ -137,7 +137,7 @@ pub(super) fn run(shared: &Shared, checkpointer: Option<&Connection>) {
             if let Err(error) =
                 checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             {
-                tracing::warn!(%error, "WAL checkpoint failed");
+                cpe::oplog!(STORE_CHECKPOINT_FAILED, %error, "WAL checkpoint failed");
             }
         }
         if stopping {

@@ -72,6 +72,8 @@ pub(super) struct Cloud {
     /// The settings the running tunnel was given.
     running: Option<CloudSettings>,
     established: bool,
+    /// The tunnel went down since the agent started: establishing it again is a restoration.
+    went_down: bool,
     /// The last report sent; a new one goes out when it differs.
     reported: Option<Report>,
     /// Connection requests through the tunnel: the HTTP server's latch and limit.
@@ -97,6 +99,7 @@ impl Cloud {
             events: None,
             running: None,
             established: false,
+            went_down: false,
             reported: None,
             notifier,
             limiter: RateLimiter::new(rate_limit),
@@ -142,7 +145,8 @@ impl Cloud {
             (None, Some(_)) => self.stop(),
             (Some(settings), None) => self.start(settings, serial),
             (Some(settings), Some(running)) if settings != running => {
-                tracing::info!(
+                crate::oplog!(
+                    CLOUD_SETTINGS_CHANGED,
                     domain = settings.domain(),
                     port = settings.port(),
                     "cloud-management settings changed"
@@ -158,10 +162,13 @@ impl Cloud {
             match self.client() {
                 Some(client) => {
                     if let Err(e) = client.unbind(code).await {
-                        tracing::warn!(%e, "could not send the unbinding code");
+                        crate::oplog!(CLOUD_UNBIND_NOT_SENT, %e, "could not send the unbinding code");
                     }
                 }
-                None => tracing::warn!("an unbinding code was set but the tunnel does not run"),
+                None => crate::oplog!(
+                    CLOUD_UNBIND_NO_TUNNEL,
+                    "an unbinding code was set but the tunnel does not run"
+                ),
             }
         }
         self.report(cwmp, false).await;
@@ -171,26 +178,39 @@ impl Cloud {
     pub(super) async fn handle(&mut self, event: Event, core: &Mutex<Core>) {
         match &event {
             Event::Established => {
-                tracing::info!(
-                    code = "CLOUD-5-COMM_UP",
-                    "cloud-management tunnel established"
-                );
+                if self.went_down {
+                    crate::oplog!(
+                        CLOUD_COMM_RESTORED,
+                        "cloud-management tunnel established again"
+                    );
+                } else {
+                    crate::oplog!(CLOUD_COMM_UP, "cloud-management tunnel established");
+                }
                 self.established = true;
                 let cwmp = lock(core).cwmp_state();
                 self.report(cwmp, true).await;
             }
             Event::Failed(reason) => {
-                tracing::warn!(code = "CLOUD-4-ESTABLISH_FAILED", %reason, "cloud-management tunnel not established");
+                crate::oplog!(CLOUD_ESTABLISH_FAILED, %reason, "cloud-management tunnel not established");
             }
             Event::Down(reason) => {
-                tracing::warn!(code = "CLOUD-4-COMM_DOWN", %reason, "cloud-management tunnel down");
+                if *reason == schemas::tunnel::DownReason::KeepaliveExpired {
+                    crate::oplog!(CLOUD_KEEPALIVE_EXPIRED, %reason, "cloud-management tunnel down");
+                } else {
+                    crate::oplog!(CLOUD_COMM_DOWN, %reason, "cloud-management tunnel down");
+                }
                 self.established = false;
+                self.went_down = true;
             }
             Event::ServiceUp(index) => {
-                tracing::info!(service = service_name(*index), "cloud sub-connection up");
+                crate::oplog!(
+                    CLOUD_SERVICE_UP,
+                    service = service_name(*index),
+                    "cloud sub-connection up"
+                );
             }
             Event::ServiceDown(index, reason) => {
-                tracing::info!(service = service_name(*index), %reason, "cloud sub-connection down");
+                crate::oplog!(CLOUD_SERVICE_DOWN, service = service_name(*index), %reason, "cloud sub-connection down");
             }
             Event::Configuration(link, configuration) => {
                 let answer = lock(core).cloud_configuration(configuration);
@@ -199,11 +219,12 @@ impl Cloud {
             }
             Event::ConnectionRequest { seq_number } => {
                 let ret_code = if self.limiter.try_acquire(Instant::now()) {
-                    tracing::info!("connection request through the cloud tunnel");
+                    crate::oplog!(CLOUD_CONNREQ, "connection request through the cloud tunnel");
                     self.notifier.notify();
                     RetCode::OK
                 } else {
-                    tracing::warn!(
+                    crate::oplog!(
+                        CLOUD_CONNREQ_RATE_LIMITED,
                         "connection request through the cloud tunnel refused: rate limit"
                     );
                     RetCode::BUSY
@@ -215,7 +236,7 @@ impl Cloud {
                 self.send(Link::Main, answer).await;
             }
             Event::Unbound => {
-                tracing::info!(code = "CLOUD-5-UNBOUND", "the cloud unbound the device");
+                crate::oplog!(CLOUD_UNBOUND, "the cloud unbound the device");
                 self.established = false;
             }
         }
@@ -318,7 +339,8 @@ impl Cloud {
     }
 
     fn start(&mut self, settings: CloudSettings, serial: String) {
-        tracing::info!(
+        crate::oplog!(
+            CLOUD_STARTING,
             domain = settings.domain(),
             port = settings.port(),
             "starting the cloud-management tunnel"
@@ -352,7 +374,7 @@ impl Cloud {
     }
 
     fn stop(&mut self) {
-        tracing::info!("stopping the cloud-management tunnel");
+        crate::oplog!(CLOUD_STOPPING, "stopping the cloud-management tunnel");
         if let Some(client) = self.client.lock().ok().and_then(|mut c| c.take()) {
             client.stop();
         }
@@ -379,7 +401,7 @@ impl Cloud {
         if let Some(client) = self.client()
             && let Err(e) = client.send(link, message).await
         {
-            tracing::warn!(%e, "could not send to the cloud");
+            crate::oplog!(CLOUD_SEND_FAILED, %e, "could not send to the cloud");
         }
     }
 }
@@ -413,7 +435,7 @@ impl Core {
         ) {
             Ok(settings) => Some(settings),
             Err(e) => {
-                tracing::error!(%e, "the cloud-management settings are not usable");
+                crate::oplog!(CLOUD_SETTINGS_UNUSABLE, %e, "the cloud-management settings are not usable");
                 None
             }
         }
@@ -493,7 +515,8 @@ impl Core {
             .map(|p| (p.name.as_str(), &p.value));
         let fault = match self.model.set_values(changes, Origin::Acs) {
             Ok(_) => {
-                tracing::info!(
+                crate::oplog!(
+                    CLOUD_PARAMETERS_SET,
                     parameters = configuration.parameters.len(),
                     "the cloud set parameters"
                 );

@@ -235,10 +235,14 @@ impl Agent {
                 core.activity.dhcp(&applied);
                 match applied {
                     Ok(summary) => {
-                        tracing::info!(summary, "applied the DHCP intake saved while stopped")
+                        crate::oplog!(
+                            ZTP_PENDING_APPLIED,
+                            summary,
+                            "applied the DHCP intake saved while stopped"
+                        )
                     }
                     Err(e) => {
-                        tracing::error!(%e, "the DHCP intake saved while stopped was refused")
+                        crate::oplog!(ZTP_PENDING_REFUSED, %e, "the DHCP intake saved while stopped was refused")
                     }
                 }
                 true
@@ -246,7 +250,7 @@ impl Agent {
             None => false,
         };
         if first_boot {
-            tracing::info!("first start: 0 BOOTSTRAP");
+            crate::oplog!(CWMP_BOOTSTRAP, "first start: 0 BOOTSTRAP");
         }
         core.bootstrap_if_new_url();
         core.sync_from_model();
@@ -286,7 +290,7 @@ impl Agent {
         core.publish_connreq_url(server.local_addr(), server.path());
         core.save_all();
         if had_pending_dhcp && let Err(e) = std::fs::remove_file(&pending_dhcp) {
-            tracing::warn!(%e, "could not remove the applied DHCP intake");
+            crate::oplog!(ZTP_PENDING_NOT_REMOVED, %e, "could not remove the applied DHCP intake");
         }
         let metrics = match config.metrics_listen {
             Some(addr) => Some(crate::stats::server::MetricsServer::bind(addr).await?),
@@ -309,7 +313,7 @@ impl Agent {
             },
         );
         if let Err(e) = executor.remove_stale_downloads().await {
-            tracing::warn!(%e, "could not clean the download directory");
+            crate::oplog!(XFER_CLEANUP_FAILED, %e, "could not clean the download directory");
         }
         Ok(Self {
             core,
@@ -395,7 +399,7 @@ impl Agent {
                     let _ = closed.wait_for(|s| *s).await;
                 });
                 if let Err(e) = serve.await {
-                    tracing::error!(%e, "control socket stopped");
+                    crate::oplog!(CTRL_STOPPED, %e, "control socket stopped");
                 }
             })
         };
@@ -465,7 +469,10 @@ impl Agent {
                             core.session_due = true;
                         }
                         Wake::ConnectionRequest(None) => {
-                            tracing::error!("the Connection Request server stopped");
+                            crate::oplog!(
+                                CONNREQ_SERVER_DOWN,
+                                "the Connection Request server stopped"
+                            );
                             lock(&self.core).activity.connreq(None);
                             connreq_alive = false;
                         }
@@ -534,7 +541,11 @@ impl Agent {
             let Ok(parsed) = url.parse::<AcsUrl>() else {
                 // Not due again until something changes (a new URL, a timer, a request).
                 core.session_due = false;
-                tracing::error!(url, "the ACS URL is not usable; waiting for a new one");
+                crate::oplog!(
+                    CWMP_URL_UNUSABLE,
+                    url,
+                    "the ACS URL is not usable; waiting for a new one"
+                );
                 return;
             };
             // A stop decided under this lock wins over the session (see `stop`).
@@ -632,7 +643,7 @@ impl Core {
                 self.model
                     .set_value(&format!("{MS}{name}"), &Value::String(value), Origin::Local)
             {
-                tracing::error!(%e, parameter = name, "could not apply the configured ACS credentials");
+                crate::oplog!(CWMP_CREDENTIALS_NOT_APPLIED, %e, parameter = name, "could not apply the configured ACS credentials");
                 return;
             }
         }
@@ -682,7 +693,9 @@ impl Core {
                         .values
                         .insert(name, crate::ztp::Source::Config);
                 }
-                Err(e) => tracing::error!(%e, "could not apply the configured cloud server"),
+                Err(e) => {
+                    crate::oplog!(CLOUD_CONFIG_NOT_APPLIED, %e, "could not apply the configured cloud server")
+                }
             }
         }
     }
@@ -692,7 +705,8 @@ impl Core {
     /// between cannot leave the ACS's values on disk marked as the configuration's.
     fn acs_set_credentials(&mut self) {
         if self.state.acs_credentials_source != Some(CredentialsSource::Acs) {
-            tracing::info!(
+            crate::oplog!(
+                CWMP_ACS_CREDENTIALS,
                 "the ACS set its own credentials; they now take precedence over the configuration"
             );
         }
@@ -747,7 +761,7 @@ impl Core {
         ztp::record(&mut self.state.ztp, intake, &plan);
         let mut summary = Vec::new();
         if let UrlChange::Apply(url) = &plan.url {
-            tracing::info!(url, "DHCP gave a new ACS URL");
+            crate::oplog!(ZTP_ACS_URL_LEARNED, url, "DHCP gave a new ACS URL");
             self.state.acs_url = Some(url.clone());
             self.state.acs_url_source = Some(Source::Dhcp);
         }
@@ -763,7 +777,7 @@ impl Core {
             summary.push(format!("{name} = {shown} (dhcp)"));
         }
         for (name, source) in &plan.kept {
-            tracing::info!(parameter = name, %source, "DHCP value ignored: a stronger source set it");
+            crate::oplog!(ZTP_VALUE_KEPT, parameter = name, %source, "DHCP value ignored: a stronger source set it");
             summary.push(format!("{name} kept: set by {source}"));
         }
         if let Some(cloud) = &plan.cloud
@@ -874,7 +888,10 @@ impl Core {
         }
         self.events.restart(Restart::Process, now);
         if self.events.queue().reboot_pending() {
-            tracing::warn!("a Reboot was acknowledged but not carried out; rebooting now");
+            crate::oplog!(
+                HOST_REBOOT_RESUMED,
+                "a Reboot was acknowledged but not carried out; rebooting now"
+            );
             run_hook("reboot", &config.commands.reboot);
         }
     }
@@ -1030,17 +1047,17 @@ impl Core {
         let now = Timestamp::from_system_time(SystemTime::now());
         let outcome = match &report.result {
             Ok(()) => {
-                tracing::info!(version = %report.version, "CWMP session completed");
+                crate::oplog!(CWMP_SESSION_OK, version = %report.version, "CWMP session completed");
                 self.events.session_succeeded(now);
                 self.state.sessions_ok += 1;
                 "ok".to_owned()
             }
             Err(e) => {
-                tracing::warn!(code = "CWMP-3-SESSION_FAILED", error = %e, "CWMP session failed");
+                crate::oplog!(CWMP_SESSION_FAILED, error = %e, "CWMP session failed");
                 self.log_auth_failure(e);
                 let wait = self.events.session_failed(now, &mut self.rng);
                 if let Some(wait) = wait {
-                    tracing::info!(?wait, "retrying the session");
+                    crate::oplog!(CWMP_RETRY_SCHEDULED, ?wait, "retrying the session");
                 }
                 self.state.sessions_failed += 1;
                 e.to_string()
@@ -1049,20 +1066,24 @@ impl Core {
         self.state.last_session = Some((rfc3339(SystemTime::now()), outcome));
         let deferred = self.model.take_deferred();
         for error in self.model.apply_deferred(&deferred) {
-            tracing::warn!(%error, "a deferred change could not be applied");
+            crate::oplog!(CWMP_DEFERRED_FAILED, %error, "a deferred change could not be applied");
         }
         // The ACS re-pointed itself: the next session goes to the new URL with 0 BOOTSTRAP.
         if let Some(url) = self.text_value("URL").filter(|u| !u.is_empty())
             && Some(&url) != self.state.acs_url.as_ref()
         {
             if url.parse::<AcsUrl>().is_ok() {
-                tracing::info!(url, "the ACS set a new ACS URL");
+                crate::oplog!(CWMP_ACS_URL_CHANGED, url, "the ACS set a new ACS URL");
                 self.state.acs_url = Some(url);
                 self.state.acs_url_source = Some(UrlSource::Acs);
                 self.bootstrap_if_new_url();
             } else if let Some(old) = self.state.acs_url.clone() {
                 // A URL the agent cannot reach would leave it with no ACS at all.
-                tracing::error!(url, "the ACS set an unusable ACS URL; keeping the old one");
+                crate::oplog!(
+                    CWMP_ACS_URL_REFUSED,
+                    url,
+                    "the ACS set an unusable ACS URL; keeping the old one"
+                );
                 let name = format!("{MS}URL");
                 let _ = self
                     .model
@@ -1134,8 +1155,8 @@ impl Core {
             .state
             .acs_credentials_source
             .map_or("profile", CredentialsSource::as_str);
-        tracing::error!(
-            code = "CWMP-3-AUTH_FAILED",
+        crate::oplog!(
+            CWMP_AUTH_FAILED,
             error = %e,
             username,
             source,
@@ -1239,7 +1260,11 @@ fn control_request(core: &Mutex<Core>, wake: &Notify, request: Request) -> Respo
                 && !text.is_empty()
                 && core.state.acs_url.as_ref() != Some(text)
             {
-                tracing::info!(url = text, "the local CLI set a new ACS URL");
+                crate::oplog!(
+                    CWMP_CLI_URL_SET,
+                    url = text,
+                    "the local CLI set a new ACS URL"
+                );
                 core.state.acs_url = Some(text.clone());
                 core.state.acs_url_source = Some(UrlSource::Cli);
                 core.bootstrap_if_new_url();
@@ -1349,9 +1374,11 @@ fn run_hook(what: &str, argv: &[String]) {
         return;
     };
     match std::process::Command::new(program).args(args).status() {
-        Ok(status) if status.success() => tracing::info!(what, "host command done"),
-        Ok(status) => tracing::warn!(what, %status, "host command failed"),
-        Err(e) => tracing::warn!(what, %e, "host command could not run"),
+        Ok(status) if status.success() => {
+            crate::oplog!(HOST_COMMAND_DONE, what, "host command done")
+        }
+        Ok(status) => crate::oplog!(HOST_COMMAND_FAILED, what, %status, "host command failed"),
+        Err(e) => crate::oplog!(HOST_COMMAND_NOT_RUN, what, %e, "host command could not run"),
     }
 }
 
@@ -1359,7 +1386,7 @@ fn load<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
     match crate::persist::load(path) {
         Ok(found) => found,
         Err(e) => {
-            tracing::error!(%e, "state file damaged; starting from defaults for it");
+            crate::oplog!(STATE_FILE_DAMAGED, %e, "state file damaged; starting from defaults for it");
             None
         }
     }
@@ -1367,7 +1394,7 @@ fn load<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Option<T> {
 
 fn save<T: serde::Serialize>(path: &std::path::Path, value: &T) {
     if let Err(e) = crate::persist::save(path, value) {
-        tracing::error!(%e, "could not save state");
+        crate::oplog!(STATE_SAVE_FAILED, %e, "could not save state");
     }
 }
 

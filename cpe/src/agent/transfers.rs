@@ -114,7 +114,7 @@ impl Core {
             .map(|t| t.id())
             .collect();
         for id in reported {
-            tracing::info!(%id, "transfer completion already recorded; not run again");
+            crate::oplog!(XFER_ALREADY_REPORTED, %id, "transfer completion already recorded; not run again");
             // Its outcome was recorded with its message: this only ends its queue entry.
             let recorded = Outcome {
                 id,
@@ -137,7 +137,7 @@ impl TransferHooks for Hooks {
     async fn firmware_apply(&self, path: &Path) -> Result<Applied, HookError> {
         let Some((program, args)) = self.commands.firmware_apply.split_first() else {
             // No installer configured: a lab device accepts the image as installed.
-            tracing::info!(path = %path.display(), "firmware image received (no installer configured)");
+            crate::oplog!(XFER_FIRMWARE_RECEIVED, path = %path.display(), "firmware image received (no installer configured)");
             return Ok(Applied::Done);
         };
         let file = path.display().to_string();
@@ -157,7 +157,7 @@ impl TransferHooks for Hooks {
     /// A snapshot of this device ([`Core::apply_configuration`]).
     async fn config_apply(&self, path: &Path) -> Result<Applied, HookError> {
         use tokio::io::AsyncReadExt as _;
-        tracing::info!(path = %path.display(), "vendor configuration file received");
+        crate::oplog!(XFER_CONFIG_RECEIVED, path = %path.display(), "vendor configuration file received");
         let mut bytes = Vec::new();
         tokio::fs::File::open(path)
             .await

@@ -21,7 +21,7 @@ use rand::rngs::{StdRng, SysRng};
 use rand::{CryptoRng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tracing::{Instrument as _, debug, debug_span, error, info, warn};
+use tracing::{Instrument as _, debug, debug_span};
 
 use crate::net::{self, AcceptLimits};
 
@@ -215,7 +215,7 @@ impl ServerBuilder {
             .max_buf_size(config.max_header_size.saturating_mul(2).max(8 * 1024))
             .keep_alive(true);
 
-        info!(%local_addr, %path, "Connection Request server listening");
+        crate::oplog!(CONNREQ_LISTENING, %local_addr, %path, "Connection Request server listening");
         Ok(ConnectionRequestServer {
             listener,
             local_addr,
@@ -325,7 +325,7 @@ impl ConnectionRequestServer {
                 .instrument(debug_span!("connreq", %peer))
         })
         .await;
-        info!(%local_addr, open, "Connection Request server stopped");
+        crate::oplog!(CONNREQ_STOPPED, %local_addr, open, "Connection Request server stopped");
     }
 }
 
@@ -436,7 +436,8 @@ impl Shared {
         }
         let Some(credentials) = self.credentials.current() else {
             if !self.warned_unconfigured.swap(true, Ordering::Relaxed) {
-                warn!(
+                crate::oplog!(
+                    CONNREQ_UNCONFIGURED,
                     %peer,
                     "refusing Connection Requests with 503: ConnectionRequestUsername/Password \
                      are not configured (logged once until they are)"
@@ -474,13 +475,13 @@ impl Shared {
             }
             Ok(_) if !state.limiter.try_acquire(now) => {
                 if !self.warned_rate_limited.swap(true, Ordering::Relaxed) {
-                    warn!(%peer, "Connection Request rate limit reached; answering 503");
+                    crate::oplog!(CONNREQ_RATE_LIMITED, %peer, "Connection Request rate limit reached; answering 503");
                 }
                 Outcome::RateLimited
             }
             Ok(user) => {
                 self.warned_rate_limited.store(false, Ordering::Relaxed);
-                info!(%peer, user = %user.username, "Connection Request accepted");
+                crate::oplog!(CONNREQ_ACCEPTED, %peer, user = %user.username, "Connection Request accepted");
                 Outcome::Accepted
             }
         }
@@ -550,7 +551,10 @@ impl Shared {
                     // The realm is checked at bind time and nonces are hex, so this is
                     // unreachable; answer rather than panic.
                     _ => {
-                        error!("cannot encode the Digest challenge");
+                        crate::oplog!(
+                            CONNREQ_CHALLENGE_FAILED,
+                            "cannot encode the Digest challenge"
+                        );
                         close = true;
                         StatusCode::INTERNAL_SERVER_ERROR
                     }

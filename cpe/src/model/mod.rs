@@ -716,12 +716,14 @@ impl DataModel {
                     table.normalize();
                     model.tables.insert(path.as_str().into(), table);
                 }
-                _ => tracing::warn!(table = %path, "state: dropping a table the profile lacks"),
+                _ => {
+                    crate::oplog!(STATE_TABLE_DROPPED, table = %path, "state: dropping a table the profile lacks")
+                }
             }
         }
         for (path, text) in &state.values {
             let Ok(place) = model.parameter_place(path) else {
-                tracing::warn!(parameter = %path, "state: dropping a parameter the profile lacks");
+                crate::oplog!(STATE_PARAMETER_DROPPED, parameter = %path, "state: dropping a parameter the profile lacks");
                 continue;
             };
             let Some(meta) = model.schema().parameter(place.node) else {
@@ -729,7 +731,7 @@ impl DataModel {
             };
             match Value::parse(meta.ty, text) {
                 Value::Invalid { .. } => {
-                    tracing::warn!(parameter = %path, "state: dropping a value of the wrong type");
+                    crate::oplog!(STATE_VALUE_DROPPED, parameter = %path, "state: dropping a value of the wrong type");
                 }
                 value => {
                     model.values.insert(place.path.into(), value);
@@ -746,7 +748,9 @@ impl DataModel {
                     };
                     model.attributes.insert(place.path.into(), attributes);
                 }
-                _ => tracing::warn!(parameter = %path, "state: dropping attributes"),
+                _ => {
+                    crate::oplog!(STATE_ATTRIBUTES_DROPPED, parameter = %path, "state: dropping attributes")
+                }
             }
         }
         for name in &state.deferred {
@@ -1001,13 +1005,13 @@ impl DataModel {
                 match self.backends.commands.run(&argv) {
                     Ok(out) => match Value::parse(meta.ty, out.trim()) {
                         Value::Invalid { text, .. } => {
-                            tracing::warn!(parameter = %path, %text, "`get` printed a value of the wrong type");
+                            crate::oplog!(HOST_GET_BAD_VALUE, parameter = %path, %text, "`get` printed a value of the wrong type");
                             self.stored(meta, path)
                         }
                         value => value,
                     },
                     Err(error) => {
-                        tracing::warn!(parameter = %path, %error, "`get` failed; answering the last value");
+                        crate::oplog!(HOST_GET_FAILED, parameter = %path, %error, "`get` failed; answering the last value");
                         self.stored(meta, path)
                     }
                 }
@@ -1264,7 +1268,7 @@ impl DataModel {
         };
         let argv = substitute(&external.set, &planned.path, Some(&old.lexical()));
         if let Err(error) = self.backends.commands.run(&argv) {
-            tracing::error!(parameter = %planned.path, %error, "could not restore the old value");
+            crate::oplog!(HOST_RESTORE_FAILED, parameter = %planned.path, %error, "could not restore the old value");
         }
     }
 }

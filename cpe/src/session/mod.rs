@@ -273,7 +273,10 @@ impl Session {
     pub fn respond(&mut self, response: impl Into<Body>, now: Instant) {
         let State::ExpectApplication { id } = &mut self.state else {
             // Nothing to answer: a mistake of the caller, not of the peer.
-            tracing::warn!("respond() called with no ACS request pending");
+            crate::oplog!(
+                CWMP_NO_REQUEST_PENDING,
+                "respond() called with no ACS request pending"
+            );
             return;
         };
         let id = id.take();

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use schemas::rpc::FaultCode;
 use tokio::fs;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use super::fault::TransferFault;
 use super::file_type::{DownloadFileType, UploadFileType};
@@ -321,7 +321,7 @@ impl<H: TransferHooks> Executor<H> {
         };
         match applied {
             Ok((applied, stored_at)) => {
-                info!(id = %received.id, file_type = %received.file_type, "download applied");
+                crate::oplog!(XFER_DOWNLOAD_APPLIED, id = %received.id, file_type = %received.file_type, "download applied");
                 Outcome {
                     id: received.id,
                     start_time: received.start_time,
@@ -401,7 +401,7 @@ impl<H: TransferHooks> Executor<H> {
             )
         })?;
         received.bytes = fetched.bytes;
-        info!(id = %job.id, bytes = fetched.bytes, "download received");
+        crate::oplog!(XFER_DOWNLOAD_RECEIVED, id = %job.id, bytes = fetched.bytes, "download received");
         Ok(received)
     }
 
@@ -416,7 +416,7 @@ impl<H: TransferHooks> Executor<H> {
         };
         match result {
             Ok(bytes) => {
-                info!(id = %job.id, bytes, "upload done");
+                crate::oplog!(XFER_UPLOAD_DONE, id = %job.id, bytes, "upload done");
                 Outcome {
                     id: job.id,
                     start_time: job.started_at,
@@ -530,7 +530,7 @@ impl<H: TransferHooks> Executor<H> {
         match tokio::time::timeout(limit, hook).await {
             Ok(result) => result.map_err(|error| hook_fault(&error, failed)),
             Err(_) => {
-                warn!(?limit, "transfer hook timed out");
+                crate::oplog!(XFER_HOOK_TIMEOUT, ?limit, "transfer hook timed out");
                 Err(internal(format!(
                     "the hook did not finish within {limit:?}"
                 )))
@@ -562,7 +562,7 @@ impl<H: TransferHooks> Executor<H> {
     }
 
     fn failed(&self, id: TransferId, start_time: i64, fault: TransferFault) -> Outcome {
-        warn!(%id, code = fault.code().code(), detail = fault.detail(), "transfer failed");
+        crate::oplog!(XFER_FAILED, %id, fault = fault.code().code(), detail = fault.detail(), "transfer failed");
         Outcome::failed(id, start_time, self.clock.now(), fault)
     }
 }

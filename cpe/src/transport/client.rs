@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::debug;
 
 use super::auth::Authenticator;
 use super::config::{Credentials, TransportConfig};
@@ -398,7 +398,7 @@ impl Session {
             self.cookies.clear();
             self.auth.reset();
         }
-        info!(from = %self.url, to = %next, %status, "server redirected the request");
+        crate::oplog!(CWMP_REDIRECTED, from = %self.url, to = %next, %status, "server redirected the request");
         self.url = next;
         Ok(())
     }

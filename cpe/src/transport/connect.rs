@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::error::{TimeoutKind, TransportError};
 use super::tls;
@@ -89,7 +89,7 @@ impl Dialer {
 
         let stream = if url.is_https() {
             if self.insecure {
-                warn!(url = %url, "connecting WITHOUT verifying the ACS certificate (insecure)");
+                crate::oplog!(TLS_INSECURE_CONNECT, url = %url, "connecting WITHOUT verifying the ACS certificate (insecure)");
             }
             let name = tls::server_name(url.host())?;
             let tls = TlsConnector::from(self.tls.clone())

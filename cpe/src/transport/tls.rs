@@ -12,7 +12,7 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::config::TlsSettings;
 use super::error::{TlsConfigError, TransportError};
@@ -25,7 +25,8 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         .map_err(TlsConfigError::from)?;
 
     let builder = if settings.insecure {
-        warn!(
+        crate::oplog!(
+            TLS_VERIFY_DISABLED,
             "TLS certificate verification of the ACS is DISABLED (insecure = true): any server \
              can impersonate the ACS"
         );
@@ -62,7 +63,8 @@ fn root_store(settings: &TlsSettings) -> Result<RootCertStore, TransportError> {
         Some(path) => path.as_path(),
         None if settings.system_ca_file.exists() => settings.system_ca_file.as_path(),
         None => {
-            warn!(
+            crate::oplog!(
+                TLS_NO_TRUST_ANCHORS,
                 path = %settings.system_ca_file.display(),
                 "no CA file configured and no system bundle found: no https ACS will be trusted"
             );

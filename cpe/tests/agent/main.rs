@@ -8,6 +8,7 @@ mod dhcp_probe;
 mod dhcp_servers;
 mod driver;
 mod h3c_flow;
+mod oplog;
 mod reboot_command;
 mod rpc_coverage;
 mod snapshot;
