@@ -191,7 +191,7 @@ pub fn backup(db: &Path, out: &Path) -> Result<StoreVerdict, BackupError> {
     ]);
     let bytes = Snapshot::now(Kind::AcsStore, identity, content).encode();
     cpe::snapshot::write_file(out, &bytes)?;
-    tracing::info!(store = %db.display(), snapshot = %out.display(), bytes = bytes.len(), "store snapshot written");
+    cpe::oplog!(STORE_SNAPSHOT_WRITTEN, store = %db.display(), snapshot = %out.display(), bytes = bytes.len(), "store snapshot written");
     Ok(verify(&bytes))
 }
 
@@ -325,7 +325,7 @@ pub fn restore(snapshot: &Path, db: &Path) -> Result<Restored, BackupError> {
         }
     }
     cpe::snapshot::write_file(db, &decoded.content)?;
-    tracing::info!(store = %db.display(), snapshot = %snapshot.display(), "store restored");
+    cpe::oplog!(STORE_RESTORED, store = %db.display(), snapshot = %snapshot.display(), "store restored");
     Ok(Restored {
         store: db.to_owned(),
         created: decoded.created,

@@ -175,12 +175,15 @@ impl Agent {
         let _ = crate::persist::clean_temp_files(&config.state_dir);
         // A restore a crash interrupted is completed before any state file is read.
         match crate::snapshot::state::complete_journal(&config.state_dir) {
-            Ok(Some(snapshot)) => tracing::warn!(
+            Ok(Some(snapshot)) => crate::oplog!(
+                STATE_RESTORE_COMPLETED,
                 snapshot = %crate::snapshot::state::summary(&snapshot),
                 "completed an interrupted restore"
             ),
             Ok(None) => {}
-            Err(e) => tracing::error!(%e, "an interrupted restore could not be completed"),
+            Err(e) => {
+                crate::oplog!(STATE_RESTORE_FAILED, %e, "an interrupted restore could not be completed")
+            }
         }
         let profile = Arc::new(match &config.profile {
             Some(path) => Profile::load(path)?,

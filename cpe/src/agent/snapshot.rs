@@ -82,7 +82,8 @@ impl Core {
         self.set_sources(changed.iter().map(String::as_str), crate::ztp::Source::Acs);
         self.sync_from_model();
         self.save_model();
-        tracing::info!(
+        crate::oplog!(
+            XFER_CONFIG_APPLIED,
             changed = changed.len(),
             from = %crate::snapshot::state::summary(&snapshot),
             "vendor configuration file applied"

@@ -41,13 +41,19 @@ pub(super) fn request(core: &Mutex<Core>, stop: &watch::Sender<bool>, force: boo
     let core = lock(core);
     let running = core.in_progress();
     if !force && !running.is_empty() {
-        tracing::info!(
+        crate::oplog!(
+            CTRL_STOP_REFUSED,
             running = running.join("; "),
             "stop refused: work in progress"
         );
         return Response::StopRefused { running };
     }
-    tracing::info!(force, cut_short = running.join("; "), "stop requested");
+    crate::oplog!(
+        CTRL_STOP_REQUESTED,
+        force,
+        cut_short = running.join("; "),
+        "stop requested"
+    );
     stop.send_replace(true);
     Response::Stopping { cut_short: running }
 }
@@ -56,12 +62,13 @@ pub(super) fn request(core: &Mutex<Core>, stop: &watch::Sender<bool>, force: boo
 pub(super) fn save_at_exit(core: &Mutex<Core>) {
     let mut core = lock(core);
     if let Some(session) = core.activity.session.take() {
-        tracing::warn!(
+        crate::oplog!(
+            CWMP_SESSION_CUT,
             session = session.number,
             "CWMP session cut short by the stop; its unacknowledged events stay queued"
         );
     }
     core.in_session = false;
     core.save_all();
-    tracing::info!("state saved; the agent stops");
+    crate::oplog!(STATE_SAVED_AT_STOP, "state saved; the agent stops");
 }

@@ -38,6 +38,7 @@ codes! {
     CWMP_DEFERRED_FAILED = CWMP-4-DEFERRED_FAILED: "A change deferred to the end of the session could not be applied.";
     CWMP_REDIRECTED = CWMP-6-REDIRECTED: "The ACS redirected the session to another URL (HTTP 3xx).";
     CWMP_NO_REQUEST_PENDING = CWMP-4-NO_REQUEST_PENDING: "An answer was given while no ACS request was pending; it is ignored.";
+    CWMP_SESSION_CUT = CWMP-4-SESSION_CUT: "A forced stop cut a CWMP session short; its unacknowledged events stay queued for the next Inform.";
     // Zero-touch provisioning: DHCP options 43 / 17 / 125.
     ZTP_ACS_URL_LEARNED = ZTP-6-ACS_URL_LEARNED: "DHCP gave a new ACS URL.";
     ZTP_VALUE_KEPT = ZTP-6-VALUE_KEPT: "A DHCP value was ignored: a stronger source set the parameter.";
@@ -55,6 +56,7 @@ codes! {
     // The cloud-management tunnel (ARCHITECTURE.md, "Cloud-management tunnel").
     CLOUD_STARTING = CLOUD-6-STARTING: "The cloud-management tunnel is starting.";
     CLOUD_STOPPING = CLOUD-6-STOPPING: "The cloud-management tunnel is stopping.";
+    CLOUD_PROXY_FAILED = CLOUD-4-PROXY_FAILED: "The HTTP proxy failed the tunnel's connection (refused, unreachable or credentials rejected).";
     CLOUD_SETTINGS_CHANGED = CLOUD-6-SETTINGS_CHANGED: "The cloud server's domain or port changed.";
     CLOUD_SETTINGS_UNUSABLE = CLOUD-3-SETTINGS_UNUSABLE: "The cloud-management parameters cannot be used; the tunnel does not run.";
     CLOUD_CONFIG_NOT_APPLIED = CLOUD-3-CONFIG_NOT_APPLIED: "The configured cloud server could not be written to the data model.";
@@ -80,11 +82,15 @@ codes! {
     XFER_HOOK_TIMEOUT = XFER-4-HOOK_TIMEOUT: "A transfer's host hook did not finish in time.";
     XFER_FIRMWARE_RECEIVED = XFER-6-FIRMWARE_RECEIVED: "A firmware image was received and no installer is configured: it counts as installed.";
     XFER_CONFIG_RECEIVED = XFER-6-CONFIG_RECEIVED: "A vendor configuration file was received.";
+    XFER_CONFIG_APPLIED = XFER-6-CONFIG_APPLIED: "A vendor configuration file (the device's snapshot) was applied to the data model.";
     XFER_ALREADY_REPORTED = XFER-6-ALREADY_REPORTED: "A transfer's completion was recorded before a stop; it is not run again.";
     XFER_CLEANUP_FAILED = XFER-4-CLEANUP_FAILED: "The download directory could not be cleaned at start.";
     // Persistent state.
     STATE_FILE_DAMAGED = STATE-3-FILE_DAMAGED: "A state file is damaged; the agent starts from defaults for it.";
     STATE_SAVE_FAILED = STATE-3-SAVE_FAILED: "State could not be saved.";
+    STATE_RESTORE_COMPLETED = STATE-4-RESTORE_COMPLETED: "A restore a crash interrupted was completed at start, before any state file was read.";
+    STATE_RESTORE_FAILED = STATE-3-RESTORE_FAILED: "An interrupted restore could not be completed; its journal is left for a human.";
+    STATE_SAVED_AT_STOP = STATE-5-SAVED_AT_STOP: "The agent saved its whole state and stops.";
     STATE_TABLE_DROPPED = STATE-4-TABLE_DROPPED: "A saved table is not in the profile (or has too many instances) and is dropped.";
     STATE_PARAMETER_DROPPED = STATE-4-PARAMETER_DROPPED: "A saved parameter is not in the profile and is dropped.";
     STATE_VALUE_DROPPED = STATE-4-VALUE_DROPPED: "A saved value does not parse as its parameter's type and is dropped.";
@@ -99,6 +105,9 @@ codes! {
     HOST_RESTORE_FAILED = HOST-3-RESTORE_FAILED: "A parameter's set command could not put back the old value after a failed change.";
     // The local control socket (`cpe status`, `cpe set`, ...).
     CTRL_STOPPED = CTRL-3-STOPPED: "The control socket stopped.";
+    CTRL_STOP_REQUESTED = CTRL-5-STOP_REQUESTED: "The agent was asked to stop (`cpe stop`, SIGTERM, SIGINT); what it cuts short is named.";
+    CTRL_STOP_REFUSED = CTRL-5-STOP_REFUSED: "`cpe stop` without `--force` was refused: a CWMP session or a transfer is in progress.";
+    CTRL_METRICS_LISTENING = CTRL-6-METRICS_LISTENING: "The agent's /metrics endpoint is listening.";
     // TLS settings.
     TLS_VERIFY_DISABLED = TLS-4-VERIFY_DISABLED: "Certificate verification of the ACS is disabled by configuration.";
     TLS_INSECURE_CONNECT = TLS-4-INSECURE_CONNECT: "A connection to the ACS is made without verifying its certificate.";
@@ -148,6 +157,8 @@ codes! {
     STORE_COMMIT_FAILED = STORE-3-COMMIT_FAILED: "Committing device writes failed; they are retried.";
     STORE_CHECKPOINT_FAILED = STORE-4-CHECKPOINT_FAILED: "A WAL checkpoint failed.";
     STORE_WRITER_PANICKED = STORE-3-WRITER_PANICKED: "The store's writer thread panicked.";
+    STORE_SNAPSHOT_WRITTEN = STORE-6-SNAPSHOT_WRITTEN: "`acs-sim backup` wrote a snapshot of the store.";
+    STORE_RESTORED = STORE-5-RESTORED: "`acs-sim restore` replaced the store with a snapshot's.";
     // acs-sim: the REST API and the lab.
     NBI_REQUEST_FAILED = NBI-4-REQUEST_FAILED: "A REST request failed with a server error.";
     LAB_EVENTS_MISSED = LAB-4-EVENTS_MISSED: "The lab fell behind the ACS or cloud events.";

@@ -82,7 +82,7 @@ impl MetricsServer {
             max_connections: MAX_CONNECTIONS,
             grace: Some(Duration::from_secs(1)),
         };
-        tracing::info!(addr = %self.local_addr, "metrics endpoint listening");
+        crate::oplog!(CTRL_METRICS_LISTENING, addr = %self.local_addr, "metrics endpoint listening");
         net::serve(self.listener, limits, shutdown, |accepted| {
             let render = Arc::clone(&render);
             let service = service_fn(move |request| {

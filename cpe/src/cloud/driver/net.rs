@@ -70,7 +70,7 @@ impl Egress {
                         Ok((proxy.tunnel(tcp, &target).await?, peer))
                     };
                     tunnel.await.map_err(|e: crate::transport::ProxyError| {
-                        tracing::warn!(proxy = %proxy.authority(), %target, error = %e,
+                        crate::oplog!(CLOUD_PROXY_FAILED, proxy = %proxy.authority(), %target, error = %e,
                             "cloud tunnel: HTTP proxy failed");
                         ConnectError::Refused(e.to_string())
                     })
