@@ -46,6 +46,30 @@ async fn the_lab_takes_twenty_cpes_through_every_step() {
     assert!(text.contains("Result: every step happened for every device (20 devices"));
     assert!(text.contains("LAB0001  called ACS 1 for the first time"));
     assert!(text.contains("= sub-option 1, the ACS URL: http://127.0.0.1:"));
+    assert!(text.contains("LAB0001: cpe cloud status\n  Cloud connection state"));
+    // The first device's own count of what it sent: its firmware download and the
+    // TransferComplete that reported it, without a failure.
+    let stats = text
+        .split("LAB0001: cpe stats\n")
+        .nth(1)
+        .expect("cpe stats block");
+    let row = |name: &str| {
+        let line = stats
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap();
+        line.split_whitespace()
+            .skip(1)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        row("TransferComplete"),
+        "1 0",
+        "Success and Failed: {stats}"
+    );
+    assert_eq!(row("Download"), "1 0", "Success and Failed: {stats}");
 
     let sent = acs_messages(transcripts.path());
     let kinds: BTreeSet<&str> = sent.iter().map(|(kind, _)| kind.as_str()).collect();

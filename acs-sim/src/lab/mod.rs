@@ -15,8 +15,8 @@
 //! 7. the device's TransferComplete;
 //! 8. a Reboot, and the device's `M Reboot` Inform.
 //!
-//! The run prints a timeline and a summary table, then the first device's `cpe cloud status`;
-//! it succeeds only if every step happened for every device.
+//! The run prints a timeline and a summary table, then the first device's `cpe cloud status`
+//! and `cpe stats`; it succeeds only if every step happened for every device.
 //!
 //! Each agent starts with no ACS URL and gets option 43 the way `cpe dhcp hook` hands it over
 //! (saved in its state directory, applied at start, source `dhcp`). With `--dhcp` the bytes
@@ -415,19 +415,38 @@ async fn flow(
     }
     let report = timeline.finish();
     let first_state = dir.path().join("LAB0001");
-    let table = match cpe::control::request(&first_state, &cpe::control::Request::CloudStatus).await
-    {
-        Ok(cpe::control::Response::CloudStatus { rows }) => cpe::cloud::StatusTable(rows).render(),
-        Ok(other) => format!("unexpected answer: {other:?}\n"),
-        Err(e) => format!("{e}\n"),
-    };
+    use cpe::control::{Request, Response};
+    let table = ask_first(&first_state, Request::CloudStatus, |answer| match answer {
+        Response::CloudStatus { rows } => Ok(cpe::cloud::StatusTable(rows).render()),
+        other => Err(other),
+    })
+    .await;
     timeline.block("LAB0001: cpe cloud status", &table);
+    let stats = ask_first(&first_state, Request::Stats, |answer| match answer {
+        Response::Stats(snapshot) => Ok(snapshot.render()),
+        other => Err(other),
+    })
+    .await;
+    timeline.block("LAB0001: cpe stats", &stats);
     let _ = stop_agents.send(true);
     for agent in agents {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
     }
     let _ = stop_tx.send(true);
     Ok(report)
+}
+
+/// What the agent at `state` answers to `request`, as `render` prints it (or why not).
+async fn ask_first(
+    state: &Path,
+    request: cpe::control::Request,
+    render: impl FnOnce(cpe::control::Response) -> Result<String, cpe::control::Response>,
+) -> String {
+    match cpe::control::request(state, &request).await.map(render) {
+        Ok(Ok(text)) => text,
+        Ok(Err(other)) => format!("unexpected answer: {other:?}\n"),
+        Err(e) => format!("{e}\n"),
+    }
 }
 
 /// The lab's scenario at ACS 1: on first contact, read the device's identity, set the

@@ -176,7 +176,11 @@ impl Timeline {
         self.with(|t| {
             let _ = writeln!(t.out, "\n{heading}");
             for line in text.lines() {
-                let _ = writeln!(t.out, "  {line}");
+                if line.is_empty() {
+                    let _ = writeln!(t.out);
+                } else {
+                    let _ = writeln!(t.out, "  {line}");
+                }
             }
         });
     }
