@@ -36,6 +36,7 @@ use crate::control::Response;
 use crate::dial::ProxyPolicy;
 use crate::health::Component;
 use crate::model::Origin;
+use crate::stats::{Message, Stats};
 
 /// The local service modules that open their own sub-links: `(devModName, cloudModName)`.
 pub(super) const SERVICES: [(&str, &str); 3] = [
@@ -77,6 +78,8 @@ pub(super) struct Cloud {
     /// Connection requests through the tunnel: the HTTP server's latch and limit.
     notifier: signal::Notifier,
     limiter: RateLimiter,
+    /// The agent's call-home statistics, where the tunnel counts its messages.
+    stats: Stats<Message>,
 }
 
 impl Cloud {
@@ -87,6 +90,7 @@ impl Cloud {
         secret: Option<String>,
         notifier: signal::Notifier,
         rate_limit: RateLimit,
+        stats: Stats<Message>,
     ) -> Self {
         Self {
             object,
@@ -100,6 +104,7 @@ impl Cloud {
             reported: None,
             notifier,
             limiter: RateLimiter::new(rate_limit),
+            stats,
         }
     }
 
@@ -333,6 +338,7 @@ impl Cloud {
             },
             tls: self.tls.clone(),
             proxy: self.proxy.clone(),
+            stats: self.stats.clone(),
         };
         let (client, events) = CloudClient::spawn(config);
         if let Ok(mut shared) = self.client.lock() {

@@ -154,6 +154,7 @@ fn config(pki: &Pki, domain: &str, port: u16, services: &[&str]) -> DriverConfig
         },
         tls: pki.client_tls(),
         proxy: Default::default(),
+        stats: Default::default(),
     }
 }
 
