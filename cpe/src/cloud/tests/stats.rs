@@ -118,7 +118,7 @@ fn scripted_run_gives_every_tunnel_row_its_exact_counters() {
     let mut writing = None;
     while let Some(action) = t.poll_action() {
         if let Action::Send { text, .. } = action {
-            writing.get_or_insert(DeviceFrame::decode(&text).unwrap().message);
+            writing.get_or_insert_with(|| DeviceFrame::decode(&text).unwrap().message);
         }
     }
     assert_eq!(writing, Some(DeviceMessage::Keepalive));
