@@ -86,15 +86,18 @@ impl Message {
             .find(|m| m.name() == name)
     }
 
-    /// The messages of the cloud tunnel, kept by its driver.
-    pub const TUNNEL: [Self; 6] = [
-        Self::TunnelAuth,
-        Self::TunnelRegister,
-        Self::TunnelKeepalive,
-        Self::TunnelReport,
-        Self::TunnelSubConnection,
-        Self::TunnelUnbind,
-    ];
+    /// Whether this is a message of the cloud tunnel (counted by its driver).
+    pub fn is_tunnel(self) -> bool {
+        matches!(
+            self,
+            Self::TunnelAuth
+                | Self::TunnelRegister
+                | Self::TunnelKeepalive
+                | Self::TunnelReport
+                | Self::TunnelSubConnection
+                | Self::TunnelUnbind
+        )
+    }
 
     /// Whether this is a CWMP request (not a file transfer or a tunnel message).
     fn is_cwmp(self) -> bool {

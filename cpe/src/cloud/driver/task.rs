@@ -19,7 +19,7 @@ use crate::cloud::{
     Action, ConnectError, Event, HttpResponse, HttpStep, Link, Record, ResolveError, SendError,
     Tunnel,
 };
-use crate::stats::{Message, Stats};
+use crate::stats::{Message, MessageType, Stats};
 
 /// The machine's clock: tokio's, so that tests can pause it.
 pub(super) fn now() -> std::time::Instant {
@@ -143,7 +143,7 @@ impl Driver {
                 Record::Dropped(row) => self.stats.dropped(row, 1),
             }
         }
-        for row in Message::TUNNEL {
+        for row in Message::ALL.iter().copied().filter(|m| m.is_tunnel()) {
             self.stats.set_inqueue(row, self.tunnel.queued(row));
         }
     }
