@@ -55,8 +55,14 @@ impl Acs {
 
     /// Attaches the cloud-management server whose tunnels carry Connection Requests the
     /// device's ConnectionRequestURL cannot (issue 6, the NAT case); `false` if one already is.
+    /// The cloud's pushes are then counted in [`Self::stats`] (unless another ACS counts
+    /// them already).
     pub fn attach_cloud(&self, cloud: Cloud) -> bool {
-        self.cloud.set(cloud).is_ok()
+        if self.cloud.set(cloud.clone()).is_err() {
+            return false;
+        }
+        let _counted_elsewhere = cloud.count_in(self.stats.clone());
+        true
     }
 
     /// The attached cloud-management server, if any.

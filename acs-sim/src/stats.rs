@@ -7,10 +7,11 @@
 //! |---|---|---|
 //! | each ACS method (A.3.2, A.4.1) | the CPE's response / a CWMP Fault (A.5) in its next POST | the session ended (timeout, error, a new Inform) before the answer |
 //! | ConnectionRequest (§3.2.2) | any HTTP answer / a refusal (401 after the credentials, 503, another status, an unusable challenge) | no connection, no answer in time, a broken exchange |
-//! | TunnelConnectionRequest | the device's answer frame / a non-zero retCode | the tunnel did not carry it |
+//! | TunnelConnectionRequest, TunnelConfiguration (optType 104, 3, pushed by the attached cloud server, [`crate::cloud::Cloud::count_in`]) | the device's answer frame / a non-zero retCode | the tunnel did not carry it, or no answer in time |
 //!
-//! Inqueue and Dropped stay 0: a request is queued only when its session awaits it, and the
-//! tasks not yet sent wait in the store (the NBI's `/tasks`), not in a send queue.
+//! Inqueue stays 0: a request is queued only when its session awaits it, and the tasks not
+//! yet sent wait in the store (the NBI's `/tasks`), not in a send queue. Dropped counts the
+//! tunnel pushes a device's limit of waiting requests refused.
 
 use cpe::stats::{Delivery, MessageType, Stats};
 
@@ -42,8 +43,10 @@ pub enum AcsMessage {
     ChangeDuState,
     /// The HTTP Connection Request (TR-069 Amd 6 §3.2.2).
     ConnectionRequest,
-    /// The Connection Request carried by the cloud tunnel.
+    /// The Connection Request carried by the cloud tunnel (optType 104).
     TunnelConnectionRequest,
+    /// Parameters pushed through the cloud tunnel (optType 3).
+    TunnelConfiguration,
 }
 
 impl MessageType for AcsMessage {
@@ -70,6 +73,7 @@ impl MessageType for AcsMessage {
         Self::ChangeDuState,
         Self::ConnectionRequest,
         Self::TunnelConnectionRequest,
+        Self::TunnelConfiguration,
     ];
 
     fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl MessageType for AcsMessage {
             Self::ChangeDuState => "ChangeDUState",
             Self::ConnectionRequest => "ConnectionRequest",
             Self::TunnelConnectionRequest => "TunnelConnectionRequest",
+            Self::TunnelConfiguration => "TunnelConfiguration",
         }
     }
 }

@@ -981,3 +981,77 @@ async fn an_unreachable_url_and_no_tunnel_fail_with_both_reasons() {
         "{error}"
     );
 }
+
+/// Answers the next configuration push on `tunnel` with `ret_code`.
+async fn answer_configuration(tunnel: &mut Tunnel, ret_code: RetCode) {
+    let CloudMessage::Configuration(configuration) = recv(&mut tunnel.main).await else {
+        panic!("no configuration frame");
+    };
+    let answer = ConfigurationAnswer {
+        ret_code,
+        ..accepted(configuration)
+    };
+    let key = tunnel.key.clone();
+    send(
+        &mut tunnel.main,
+        &key,
+        DeviceMessage::ConfigurationAnswer(answer),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pushes_through_the_tunnel_are_counted_in_the_attached_acs_statistics() {
+    let lab = Lab::start().await;
+    let (acs, id, _dir) = acs_behind_nat(&lab).await;
+    let mut tunnel = lab.establish().await;
+
+    // Two configurations answered, one of them refused (retCode 1).
+    for ret_code in [RetCode::OK, RetCode::FAILED] {
+        let cloud = lab.cloud.clone();
+        let push = tokio::spawn(async move {
+            cloud
+                .push_configuration(SERIAL, vec![parameter()], GUARD)
+                .await
+        });
+        answer_configuration(&mut tunnel, ret_code).await;
+        assert_eq!(push.await.unwrap().unwrap().ret_code, ret_code);
+    }
+    // A Connection Request falls back to the tunnel and is refused there (busy): counted once.
+    let acs_kick = acs.clone();
+    let kick = tokio::spawn(async move { connreq::kick(&acs_kick, &id).await });
+    let CloudMessage::ConnectionRequest { seq_number } = recv(&mut tunnel.main).await else {
+        panic!("no connection request on the tunnel");
+    };
+    let key = tunnel.key.clone();
+    let busy = DeviceMessage::ConnectionRequestAnswer {
+        seq_number,
+        ret_code: RetCode::BUSY,
+    };
+    send(&mut tunnel.main, &key, busy).await;
+    assert!(kick.await.unwrap().is_err());
+    // A configuration nobody answers.
+    tokio::time::pause();
+    let unanswered = lab
+        .cloud
+        .push_configuration(SERIAL, vec![parameter()], Duration::from_secs(5))
+        .await;
+    assert!(matches!(unanswered, Err(CloudError::Timeout { .. })));
+
+    let snapshot = acs.stats.snapshot(|_| 0);
+    let row = |name: &str| {
+        let c = snapshot.row(name).unwrap();
+        (c.success, c.faults, c.failed, c.dropped)
+    };
+    // (success, faults, failed, dropped)
+    assert_eq!(row("TunnelConfiguration"), (2, 1, 1, 0));
+    assert_eq!(row("TunnelConnectionRequest"), (1, 1, 0, 0));
+    assert_eq!(row("ConnectionRequest"), (0, 0, 1, 0));
+    assert!(
+        snapshot
+            .row("TunnelConfiguration")
+            .unwrap()
+            .last_sent
+            .is_some()
+    );
+}

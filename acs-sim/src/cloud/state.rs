@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
+use cpe::stats::Delivery;
 use rand::rngs::StdRng;
 use schemas::rpc::types::ParameterValueStruct;
 use schemas::tunnel::{
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 use super::CloudLimits;
 use super::device::{Command, Device, DeviceView, Faults, LinkHandle, Pending, Session};
 use super::tickets::TicketBook;
+use crate::stats::{AcsMessage, AcsStats};
 
 /// How many [`CloudEvent`]s a slow receiver may fall behind before it loses the oldest.
 const EVENT_BACKLOG: usize = 4096;
@@ -37,6 +39,8 @@ struct Inner {
     links: Arc<Semaphore>,
     stop: watch::Sender<bool>,
     rng: Mutex<StdRng>,
+    /// Where the pushes are counted ([`Cloud::count_in`]).
+    stats: OnceLock<AcsStats>,
 }
 
 struct State {
@@ -227,8 +231,18 @@ impl Cloud {
                 events: broadcast::Sender::new(EVENT_BACKLOG),
                 stop: watch::Sender::new(false),
                 rng: Mutex::new(rand::make_rng::<StdRng>()),
+                stats: OnceLock::new(),
             }),
         }
+    }
+
+    /// Counts the pushes (configuration, connection request) in `stats` from now on, as
+    /// rows TunnelConfiguration and TunnelConnectionRequest: Success when the device's
+    /// answer frame came, Faults when it carried a non-zero retCode, Failed when the link
+    /// did not carry it or no answer came in time, Dropped when the device's limit of
+    /// waiting requests refused it. `false` if they are already counted elsewhere.
+    pub fn count_in(&self, stats: AcsStats) -> bool {
+        self.inner.stats.set(stats).is_ok()
     }
 
     // ---- registry ----
@@ -330,6 +344,7 @@ impl Cloud {
                 })
             },
             Pending::Configuration,
+            (AcsMessage::TunnelConfiguration, |a| a.ret_code),
         )
         .await
     }
@@ -346,6 +361,7 @@ impl Cloud {
             timeout,
             |seq_number| CloudMessage::ConnectionRequest { seq_number },
             Pending::ConnectionRequest,
+            (AcsMessage::TunnelConnectionRequest, |r| *r),
         )
         .await
     }
@@ -356,7 +372,9 @@ impl Cloud {
         timeout: Duration,
         message: impl FnOnce(u32) -> CloudMessage,
         pending: impl FnOnce(oneshot::Sender<T>) -> Pending,
+        (row, ret_code): (AcsMessage, fn(&T) -> RetCode),
     ) -> Result<T, CloudError> {
+        let stats = self.inner.stats.get();
         let (tx, rx) = oneshot::channel();
         let (seq, link) = {
             let mut state = self.state();
@@ -372,6 +390,9 @@ impl Cloud {
                 .ok_or_else(|| CloudError::Offline(serial.to_owned()))?;
             let max = self.inner.limits.max_pending;
             if device.pending.len() >= max {
+                if let Some(stats) = stats {
+                    stats.dropped(row, 1);
+                }
                 return Err(CloudError::Busy {
                     serial: serial.to_owned(),
                     max,
@@ -380,6 +401,9 @@ impl Cloud {
             device.pending.insert(seq, pending(tx));
             (seq, link)
         };
+        if let Some(stats) = stats {
+            stats.attempt(row);
+        }
         let sent = match message(seq).encode() {
             Ok(text) => link
                 .commands
@@ -390,7 +414,17 @@ impl Cloud {
         };
         let outcome = match sent {
             Ok(()) => match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Ok(answer)) => {
+                    if let Some(stats) = stats {
+                        let delivery = if ret_code(&answer).is_ok() {
+                            Delivery::Answered
+                        } else {
+                            Delivery::Fault
+                        };
+                        stats.delivered(row, delivery);
+                    }
+                    return Ok(answer);
+                }
                 Ok(Err(_)) => Err(CloudError::Disconnected(serial.to_owned())),
                 Err(_) => Err(CloudError::Timeout {
                     serial: serial.to_owned(),
@@ -401,6 +435,9 @@ impl Cloud {
         };
         if let Some(device) = self.state().devices.get_mut(serial) {
             device.pending.remove(&seq);
+        }
+        if let Some(stats) = stats {
+            stats.delivered(row, Delivery::Failed);
         }
         outcome
     }

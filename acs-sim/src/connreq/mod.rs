@@ -20,7 +20,6 @@ use http::StatusCode;
 use crate::acs::Acs;
 use crate::stats::AcsMessage;
 use crate::store::{DeviceId, StoreError};
-use cpe::stats::Delivery;
 
 pub use client::request;
 
@@ -153,17 +152,10 @@ pub async fn kick(acs: &Acs, device: &DeviceId) -> Result<Path, ConnReqError> {
         return Err(error);
     };
     let (_, _, serial) = device.parts();
-    acs.stats.attempt(AcsMessage::TunnelConnectionRequest);
+    // Counted by the cloud ([`crate::cloud::Cloud::count_in`]).
     let answer = cloud
         .connection_request(&serial, acs.config.connreq.timeout)
         .await;
-    let delivery = match &answer {
-        Ok(ret_code) if ret_code.is_ok() => Delivery::Answered,
-        Ok(_) => Delivery::Fault,
-        Err(_) => Delivery::Failed,
-    };
-    acs.stats
-        .delivered(AcsMessage::TunnelConnectionRequest, delivery);
     let cloud = match answer {
         Ok(ret_code) if ret_code.is_ok() => return Ok(Path::Cloud),
         Ok(ret_code) => format!("the device answered retCode {}", ret_code.0),

@@ -36,6 +36,7 @@ use crate::control::Response;
 use crate::dial::ProxyPolicy;
 use crate::health::Component;
 use crate::model::Origin;
+use crate::stats::{Message, Stats};
 
 /// The local service modules that open their own sub-links: `(devModName, cloudModName)`.
 pub(super) const SERVICES: [(&str, &str); 3] = [
@@ -79,6 +80,8 @@ pub(super) struct Cloud {
     /// Connection requests through the tunnel: the HTTP server's latch and limit.
     notifier: signal::Notifier,
     limiter: RateLimiter,
+    /// The agent's call-home statistics, where the tunnel counts its messages.
+    stats: Stats<Message>,
 }
 
 impl Cloud {
@@ -89,6 +92,7 @@ impl Cloud {
         secret: Option<String>,
         notifier: signal::Notifier,
         rate_limit: RateLimit,
+        stats: Stats<Message>,
     ) -> Self {
         Self {
             object,
@@ -103,6 +107,7 @@ impl Cloud {
             reported: None,
             notifier,
             limiter: RateLimiter::new(rate_limit),
+            stats,
         }
     }
 
@@ -362,6 +367,7 @@ impl Cloud {
             },
             tls: self.tls.clone(),
             proxy: self.proxy.clone(),
+            stats: self.stats.clone(),
         };
         let (client, events) = CloudClient::spawn(config);
         if let Ok(mut shared) = self.client.lock() {

@@ -283,6 +283,7 @@ impl Agent {
             config.cloud.secret.clone(),
             notifier.clone(),
             server_config.rate_limit,
+            core.stats.clone(),
         );
         let server = ConnectionRequestServer::builder(server_config)
             .bind(source, notifier)

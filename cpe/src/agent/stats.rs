@@ -8,7 +8,8 @@ use crate::transfer::{EntryState, Origin};
 impl Core {
     /// The statistics now. Inqueue is, per type: Inform, 1 while events wait for a session
     /// that is not open yet (§3.7.1.5); TransferComplete and AutonomousTransferComplete, those
-    /// still owed to the ACS (A.3.3.2); Download and Upload, the transfers not yet started.
+    /// still owed to the ACS (A.3.3.2); Download and Upload, the transfers not yet started;
+    /// the tunnel's types, the frames its driver has queued (its own gauge).
     pub(super) fn stats_snapshot(&self) -> Snapshot {
         let owed = |name: &str| {
             self.state
@@ -34,6 +35,12 @@ impl Core {
             Message::GetRpcMethods => 0,
             Message::Download => waiting(false),
             Message::Upload => waiting(true),
+            Message::TunnelAuth
+            | Message::TunnelRegister
+            | Message::TunnelKeepalive
+            | Message::TunnelReport
+            | Message::TunnelSubConnection
+            | Message::TunnelUnbind => 0,
         })
     }
 

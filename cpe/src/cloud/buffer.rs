@@ -14,6 +14,7 @@ use schemas::tunnel::{ReportFailure, ReportFailureReason};
 use serde::Serialize;
 
 use super::Link;
+use crate::stats::Message;
 
 /// The buffer's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -37,13 +38,24 @@ pub struct BufferFull {
     pub limit: usize,
 }
 
+/// A frame waiting in the buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// The link it goes on.
+    pub link: Link,
+    /// Its row in the call-home statistics, if it is counted.
+    pub row: Option<Message>,
+    /// The frame.
+    pub text: String,
+}
+
 /// Frames waiting to be written, at most `limit` bytes of text in all.
 #[derive(Debug)]
 pub struct SendBuffer {
     limit: usize,
     bytes: usize,
     full: bool,
-    queued: VecDeque<(Link, String)>,
+    queued: VecDeque<Queued>,
     counters: BufferCounters,
 }
 
@@ -59,9 +71,9 @@ impl SendBuffer {
         }
     }
 
-    /// Queues `text` for `link`, or drops it (and counts it) when it does not fit.
-    pub fn push(&mut self, link: Link, text: String, now: Instant) -> Result<(), BufferFull> {
-        if self.bytes + text.len() > self.limit {
+    /// Queues `frame`, or drops it (and counts it) when it does not fit.
+    pub fn push(&mut self, frame: Queued, now: Instant) -> Result<(), BufferFull> {
+        if self.bytes + frame.text.len() > self.limit {
             if !self.full {
                 self.full = true;
                 self.counters.buffer_full_count += 1;
@@ -71,32 +83,39 @@ impl SendBuffer {
             self.drop_one(ReportFailureReason::SendBufferIsFull, now);
             return Err(BufferFull { limit: self.limit });
         }
-        self.bytes += text.len();
-        self.queued.push_back((link, text));
+        self.bytes += frame.text.len();
+        self.queued.push_back(frame);
         Ok(())
     }
 
     /// Takes the oldest frame whose link `ready` accepts.
-    pub fn pop(&mut self, ready: impl Fn(Link) -> bool) -> Option<(Link, String)> {
-        let at = self.queued.iter().position(|(link, _)| ready(*link))?;
-        let (link, text) = self.queued.remove(at)?;
-        self.bytes -= text.len();
+    pub fn pop(&mut self, ready: impl Fn(Link) -> bool) -> Option<Queued> {
+        let at = self.queued.iter().position(|q| ready(q.link))?;
+        let frame = self.queued.remove(at)?;
+        self.bytes -= frame.text.len();
         if self.bytes < self.limit {
             self.full = false;
         }
-        Some((link, text))
+        Some(frame)
     }
 
     /// Drops every frame queued for a link `gone` selects (the link went down), counting
-    /// each as dropped with "Tunnel socket is invalid".
-    pub fn discard(&mut self, gone: impl Fn(Link) -> bool, now: Instant) {
-        let before = self.queued.len();
-        self.queued.retain(|(link, _)| !gone(*link));
-        self.bytes = self.queued.iter().map(|(_, text)| text.len()).sum();
+    /// each as dropped with "Tunnel socket is invalid"; returns the rows of the counted ones.
+    pub fn discard(&mut self, gone: impl Fn(Link) -> bool, now: Instant) -> Vec<Message> {
+        let (lost, kept): (VecDeque<_>, VecDeque<_>) =
+            self.queued.drain(..).partition(|q| gone(q.link));
+        self.queued = kept;
+        self.bytes = self.queued.iter().map(|q| q.text.len()).sum();
         self.full = self.bytes >= self.limit;
-        for _ in self.queued.len()..before {
+        for _ in &lost {
             self.drop_one(ReportFailureReason::TunnelSocketIsInvalid, now);
         }
+        lost.into_iter().filter_map(|q| q.row).collect()
+    }
+
+    /// Frames of the statistics row `row` queued.
+    pub fn queued(&self, row: Message) -> u64 {
+        self.queued.iter().filter(|q| q.row == Some(row)).count() as u64
     }
 
     /// The counters.
@@ -119,17 +138,25 @@ impl SendBuffer {
 mod tests {
     use super::*;
 
+    fn frame(link: Link, text: &str) -> Queued {
+        Queued {
+            link,
+            row: None,
+            text: text.to_owned(),
+        }
+    }
+
     #[test]
     fn full_buffer_drops_and_counts_each_episode() {
         let now = Instant::now();
         let mut buffer = SendBuffer::new(10);
-        buffer.push(Link::Main, "12345".into(), now).unwrap();
-        buffer.push(Link::Main, "12345".into(), now).unwrap();
+        buffer.push(frame(Link::Main, "12345"), now).unwrap();
+        buffer.push(frame(Link::Main, "12345"), now).unwrap();
         assert_eq!(
-            buffer.push(Link::Main, "x".into(), now),
+            buffer.push(frame(Link::Main, "x"), now),
             Err(BufferFull { limit: 10 })
         );
-        assert!(buffer.push(Link::Main, "y".into(), now).is_err());
+        assert!(buffer.push(frame(Link::Main, "y"), now).is_err());
         let c = buffer.counters().clone();
         assert_eq!(
             (c.dropped_after_limit, c.total_dropped, c.buffer_full_count),
@@ -141,9 +168,9 @@ mod tests {
         );
 
         // Draining below the limit ends the episode; the next overflow is a new one.
-        assert_eq!(buffer.pop(|_| true), Some((Link::Main, "12345".into())));
-        buffer.push(Link::Main, "12345".into(), now).unwrap();
-        assert!(buffer.push(Link::Main, "z".into(), now).is_err());
+        assert_eq!(buffer.pop(|_| true), Some(frame(Link::Main, "12345")));
+        buffer.push(frame(Link::Main, "12345"), now).unwrap();
+        assert!(buffer.push(frame(Link::Main, "z"), now).is_err());
         let c = buffer.counters();
         assert_eq!(
             (c.dropped_after_limit, c.total_dropped, c.buffer_full_count),
@@ -152,19 +179,29 @@ mod tests {
     }
 
     #[test]
-    fn pop_skips_busy_links_and_discard_counts_dropped_frames() {
+    fn pop_skips_busy_links_and_discard_counts_and_returns_dropped_frames() {
         let now = Instant::now();
         let mut buffer = SendBuffer::new(100);
-        buffer.push(Link::Main, "a".into(), now).unwrap();
-        buffer.push(Link::Service(0), "b".into(), now).unwrap();
-        buffer.push(Link::Service(1), "c".into(), now).unwrap();
+        buffer.push(frame(Link::Main, "a"), now).unwrap();
+        buffer.push(frame(Link::Service(0), "b"), now).unwrap();
+        buffer.push(frame(Link::Service(1), "c"), now).unwrap();
+        let keepalive = Queued {
+            row: Some(Message::TunnelKeepalive),
+            ..frame(Link::Main, "k")
+        };
+        buffer.push(keepalive, now).unwrap();
+        assert_eq!(buffer.queued(Message::TunnelKeepalive), 1);
         assert_eq!(
             buffer.pop(|link| link != Link::Main),
-            Some((Link::Service(0), "b".into()))
+            Some(frame(Link::Service(0), "b"))
         );
-        buffer.discard(|link| link == Link::Main, now);
+        assert_eq!(
+            buffer.discard(|link| link == Link::Main, now),
+            vec![Message::TunnelKeepalive]
+        );
+        assert_eq!(buffer.queued(Message::TunnelKeepalive), 0);
         assert_eq!(buffer.len_bytes(), 1);
-        assert_eq!(buffer.counters().total_dropped, 1);
+        assert_eq!(buffer.counters().total_dropped, 2);
         assert_eq!(buffer.counters().dropped_after_limit, 0);
         assert_eq!(
             buffer.counters().last_incomplete,

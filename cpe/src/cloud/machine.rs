@@ -11,8 +11,10 @@ use schemas::tunnel::{
     form_encode, limits,
 };
 
-use super::buffer::SendBuffer;
+use super::buffer::{Queued, SendBuffer};
 use super::status::CloudStatus;
+use super::tally::{self, Record, Tally};
+use crate::stats::{Delivery, Message};
 
 /// How long an establishment step may wait for its answer before it fails with the step's
 /// "Processing ... failed" and "Message not received".
@@ -109,6 +111,14 @@ pub enum HttpStep {
 }
 
 impl HttpStep {
+    /// The step's row in the call-home statistics.
+    fn row(self) -> Message {
+        match self {
+            Self::CasUrl | Self::CasTgt | Self::CasSt | Self::CloudAuth => Message::TunnelAuth,
+            Self::Register => Message::TunnelRegister,
+        }
+    }
+
     fn waiting(self) -> DeviceState {
         match self {
             Self::CasUrl => DeviceState::RequestCasUrl,
@@ -356,8 +366,10 @@ pub struct Tunnel {
     failure_reason: FailureReason,
     last_down: Option<(DownReason, Instant)>,
     last_report_failure: Option<(ReportFailure, Instant)>,
-    in_flight: Vec<Link>,
+    /// The links with a frame being written, and that frame's statistics row.
+    in_flight: Vec<(Link, Option<Message>)>,
     buffer: SendBuffer,
+    tally: Tally,
     actions: std::collections::VecDeque<Action>,
     events: std::collections::VecDeque<Event>,
 }
@@ -394,6 +406,7 @@ impl Tunnel {
             last_down: Some((DownReason::DeviceOrProcessRebooted, now)),
             last_report_failure: None,
             in_flight: Vec::new(),
+            tally: Tally::default(),
             actions: Default::default(),
             events: Default::default(),
         };
@@ -412,9 +425,32 @@ impl Tunnel {
             return Some(action);
         }
         let in_flight = &self.in_flight;
-        let (link, text) = self.buffer.pop(|link| !in_flight.contains(&link))?;
-        self.in_flight.push(link);
+        let Queued { link, row, text } = self
+            .buffer
+            .pop(|link| in_flight.iter().all(|(busy, _)| *busy != link))?;
+        self.in_flight.push((link, row));
+        if let Some(row) = row {
+            self.tally.writing(link, row);
+        }
         Some(Action::Send { link, text })
+    }
+
+    /// The next fact for the call-home statistics ([`crate::stats`]).
+    pub fn poll_record(&mut self) -> Option<Record> {
+        self.tally.poll()
+    }
+
+    /// The frames of the statistics row `row` waiting to be written (its Inqueue).
+    pub fn queued(&self, row: Message) -> u64 {
+        self.buffer.queued(row)
+    }
+
+    /// Stops for good: closes every link, drops what waits to be sent and gives up what
+    /// waits for an answer.
+    pub fn stop(&mut self, now: Instant) {
+        self.tear_down(now);
+        self.phase = Phase::Idle;
+        self.device_state = DeviceState::Idle;
     }
 
     /// The next event.
@@ -511,6 +547,7 @@ impl Tunnel {
         match (link, &mut self.phase) {
             (Link::Main, Phase::Handshake) => match result {
                 Ok(()) => {
+                    self.tally.step_done();
                     self.device_state = DeviceState::Request;
                     self.phase = Phase::Registering;
                     self.deadline = Some(now + STEP_TIMEOUT);
@@ -530,7 +567,11 @@ impl Tunnel {
                         sub.state = SubState::Registering;
                         self.queue(link, DeviceMessage::Register, now);
                     }
-                    Err(_) => self.sub_down(index, DownReason::SocketConnectionError, now),
+                    Err(_) => {
+                        self.tally
+                            .delivered(Message::TunnelRegister, Delivery::Failed);
+                        self.sub_down(index, DownReason::SocketConnectionError, now);
+                    }
                 }
             }
             _ => {}
@@ -552,17 +593,33 @@ impl Tunnel {
             return self.fail(step.sending_failed(), now);
         };
         self.process_state = ProcessState::MessageReceived;
-        if self.advance(step, &response, now).is_none() {
+        self.tally.step_done();
+        let usable = self.advance(step, &response, now).is_some();
+        let delivery = if usable {
+            Delivery::Answered
+        } else {
+            Delivery::Fault
+        };
+        self.tally.delivered(step.row(), delivery);
+        if !usable {
             self.fail(step.processing_failed(), now);
         }
     }
 
     /// Writing the last [`Action::Send`] on `link` finished.
     pub fn handle_sent(&mut self, link: Link, result: Result<(), SendError>, now: Instant) {
-        self.in_flight.retain(|l| *l != link);
+        let row = self
+            .in_flight
+            .iter()
+            .find(|(l, _)| *l == link)
+            .and_then(|(_, row)| *row);
+        self.in_flight.retain(|(l, _)| *l != link);
         match result {
             Ok(()) => {}
             Err(SendError::Tls(detail)) => {
+                if let Some(row) = row {
+                    self.tally.not_written(link, row);
+                }
                 self.last_report_failure = Some((ReportFailure::ssl_sending_failure(detail), now));
             }
             Err(SendError::Io(_)) => self.link_down(link, DownReason::SocketConnectionError, now),
@@ -582,6 +639,7 @@ impl Tunnel {
                 };
             }
         };
+        self.tally.answer(link, &message);
         match (link, message) {
             (Link::Main, CloudMessage::RegisterAnswer { ret_code }) => {
                 if matches!(self.phase, Phase::Registering) {
@@ -635,7 +693,7 @@ impl Tunnel {
             Close::TooLarge => DownReason::MemoryReachedThreshold,
             Close::Error(_) => DownReason::SocketConnectionError,
         };
-        self.in_flight.retain(|l| *l != link);
+        self.in_flight.retain(|(l, _)| *l != link);
         self.link_down(link, reason, now);
     }
 
@@ -672,6 +730,9 @@ impl Tunnel {
         if !self.is_registered(link) {
             let failure = ReportFailure::from(ReportFailureReason::TunnelSocketIsInvalid);
             self.last_report_failure = Some((failure.clone(), now));
+            if let Some(row) = tally::row(&message) {
+                self.tally.dropped(row);
+            }
             return Err(failure);
         }
         self.push(link, message, now)
@@ -749,18 +810,26 @@ impl Tunnel {
         message: DeviceMessage,
         now: Instant,
     ) -> Result<(), ReportFailure> {
+        let row = tally::row(&message);
         let frame = DeviceFrame {
             link: self.key(link),
             message,
         };
-        let Ok(text) = frame.encode() else {
-            let failure = ReportFailure::from(ReportFailureReason::FailedToConvertStringToJson);
-            self.last_report_failure = Some((failure.clone(), now));
-            return Err(failure);
+        let pushed = match frame.encode() {
+            Ok(text) => self
+                .buffer
+                .push(Queued { link, row, text }, now)
+                .map_err(|_| ReportFailureReason::SendBufferIsFull.into()),
+            Err(_) => {
+                let failure = ReportFailure::from(ReportFailureReason::FailedToConvertStringToJson);
+                self.last_report_failure = Some((failure.clone(), now));
+                Err(failure)
+            }
         };
-        self.buffer
-            .push(link, text, now)
-            .map_err(|_| ReportFailureReason::SendBufferIsFull.into())
+        if let (Err(_), Some(row)) = (&pushed, row) {
+            self.tally.dropped(row);
+        }
+        pushed
     }
 
     /// Queues a frame of the machine's own (registration, keepalive, ping, sub-connection
@@ -779,6 +848,7 @@ impl Tunnel {
     }
 
     fn start(&mut self, now: Instant) {
+        self.tally.step(Message::TunnelAuth);
         self.phase = Phase::Resolving;
         self.device_state = DeviceState::Connecting;
         self.process_state = ProcessState::DnsNotParsed;
@@ -797,6 +867,7 @@ impl Tunnel {
         body: Option<(&'static str, String)>,
         now: Instant,
     ) {
+        self.tally.step(step.row());
         self.phase = Phase::Http(step);
         self.device_state = step.waiting();
         self.process_state = ProcessState::MessageSent;
@@ -894,6 +965,7 @@ impl Tunnel {
                     return None;
                 };
                 self.device_state = step.success();
+                self.tally.step(Message::TunnelRegister);
                 self.phase = Phase::Handshake;
                 self.process_state = ProcessState::MessageSent;
                 self.deadline = Some(now + STEP_TIMEOUT);
@@ -1027,8 +1099,8 @@ impl Tunnel {
         if matches!(self.phase, Phase::Handshake | Phase::Registering) {
             self.actions.push_back(Action::Close { link: Link::Main });
         }
-        self.buffer.discard(|_| true, now);
-        self.in_flight.clear();
+        self.tally.step_failed();
+        self.forget(|_| true, now);
         let delay = self.config.backoff.delay(self.failures, (self.jitter)());
         self.failures = self.failures.saturating_add(1);
         self.deadline = None;
@@ -1066,8 +1138,7 @@ impl Tunnel {
         sub.failures = sub.failures.saturating_add(1);
         sub.state = SubState::Waiting { until: now + delay };
         self.actions.push_back(Action::Close { link });
-        self.in_flight.retain(|l| *l != link);
-        self.buffer.discard(|l| l == link, now);
+        self.forget(|l| l == link, now);
         self.events.push_back(Event::ServiceDown(index, reason));
     }
 
@@ -1109,8 +1180,18 @@ impl Tunnel {
         ) {
             self.actions.push_back(Action::Close { link: Link::Main });
         }
-        self.buffer.discard(|_| true, now);
-        self.in_flight.clear();
+        self.tally.step_failed();
+        self.forget(|_| true, now);
+    }
+
+    /// The links `gone` selects went away: what was queued for them is dropped, what was
+    /// being written or waited for its answer was not answered.
+    fn forget(&mut self, gone: impl Fn(Link) -> bool + Copy, now: Instant) {
+        for row in self.buffer.discard(gone, now) {
+            self.tally.dropped(row);
+        }
+        self.in_flight.retain(|(link, _)| !gone(*link));
+        self.tally.gone(gone);
     }
 
     /// Drops whatever runs (a down reason only if it was established) and starts over now.

@@ -12,11 +12,12 @@ mod buffer;
 mod driver;
 mod machine;
 mod status;
+mod tally;
 
 #[cfg(test)]
 mod tests;
 
-pub use buffer::{BufferCounters, BufferFull, SendBuffer};
+pub use buffer::{BufferCounters, BufferFull, Queued, SendBuffer};
 pub use driver::{
     CloudClient, DriverConfig, DriverError, IO_TIMEOUT, SendRefused, Stopped, cloud_tls,
 };
@@ -25,3 +26,4 @@ pub use machine::{
     MAX_ADDRESSES, ResolveError, STEP_TIMEOUT, SendError, ServiceModule, Tunnel, TunnelConfig,
 };
 pub use status::{CloudStatus, StatusTable, render};
+pub use tally::Record;

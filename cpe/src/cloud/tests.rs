@@ -13,6 +13,8 @@ use schemas::tunnel::{
 
 use super::*;
 
+mod stats;
+
 const SERIAL: &str = "210235A1BSC123000050";
 const SESSION: &str = "s3ss10n";
 const KEEPALIVE: u64 = 30;

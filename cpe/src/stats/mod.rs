@@ -15,7 +15,8 @@
 //!   or TLS handshake failed, the exchange timed out, the link closed, or an HTTP status the
 //!   protocol has no use for (CWMP: anything but 200 / 204).
 //! - **Inqueue**: waiting to be sent now (a gauge, computed from the owner's state when a
-//!   snapshot is taken).
+//!   snapshot is taken, or set with [`Stats::set_inqueue`] by a sender whose queue lives in
+//!   another task, as the cloud tunnel's driver does).
 //! - **Dropped**: given up without being sent (a queue limit, a link that went down with the
 //!   message still queued).
 //! - **Last-sent**: when the last send attempt began (Unix seconds).
@@ -133,6 +134,8 @@ pub enum Delivery {
 #[derive(Debug)]
 struct Table {
     rows: Vec<Counters>,
+    /// The Inqueue gauges set with [`Stats::set_inqueue`].
+    queued: Vec<u64>,
     sessions: Sessions,
 }
 
@@ -171,6 +174,7 @@ impl<M: MessageType> Stats<M> {
         Self {
             table: Arc::new(Mutex::new(Table {
                 rows: vec![Counters::default(); M::ALL.len()],
+                queued: vec![0; M::ALL.len()],
                 sessions: Sessions {
                     duration_buckets: vec![0; DURATION_BUCKETS.len()],
                     ..Sessions::default()
@@ -216,6 +220,12 @@ impl<M: MessageType> Stats<M> {
         self.with(|t| t.rows[message.index()].dropped += count);
     }
 
+    /// `count` messages of type `message` wait in a queue the snapshot cannot see (another
+    /// task's); the figure holds until set again.
+    pub fn set_inqueue(&self, message: M, count: u64) {
+        self.with(|t| t.queued[message.index()] = count);
+    }
+
     /// A session ended, `ok` or not, after `duration`.
     pub fn session(&self, ok: bool, duration: Duration) {
         self.with(|t| {
@@ -234,16 +244,18 @@ impl<M: MessageType> Stats<M> {
         });
     }
 
-    /// The figures now, with each type's Inqueue from `inqueue`.
+    /// The figures now, with each type's Inqueue from `inqueue` plus its gauge set with
+    /// [`Self::set_inqueue`].
     pub fn snapshot(&self, inqueue: impl Fn(M) -> u64) -> Snapshot {
         self.with(|t| Snapshot {
             rows: M::ALL
                 .iter()
                 .zip(&t.rows)
-                .map(|(m, counters)| Row {
+                .zip(&t.queued)
+                .map(|((m, counters), queued)| Row {
                     message: m.name().to_owned(),
                     counters: Counters {
-                        inqueue: inqueue(*m),
+                        inqueue: inqueue(*m).saturating_add(*queued),
                         ..*counters
                     },
                 })

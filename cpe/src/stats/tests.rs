@@ -47,7 +47,13 @@ fn each_delivery_counts_in_its_columns_and_faults_are_also_successes() {
             "AutonomousTransferComplete",
             "GetRPCMethods",
             "Download",
-            "Upload"
+            "Upload",
+            "TunnelAuth",
+            "TunnelRegister",
+            "TunnelKeepalive",
+            "TunnelReport",
+            "TunnelSubConnection",
+            "TunnelUnbind"
         ]
     );
 }
@@ -194,9 +200,23 @@ fn exposition_parses_and_holds_the_snapshot_figures() {
         value("cwmp_session_duration_seconds_sum", &[]),
         Some(Value::Untyped(3.2))
     );
-    // 6 types x 4 results, 6 gauges, 1 timestamp, 2 session counters, histogram (1 grouped
-    // sample), _sum and _count.
-    assert_eq!(scrape.samples.len(), 24 + 6 + 1 + 2 + 1 + 2);
+    // 12 types x 4 results, 12 gauges, 1 timestamp, 2 session counters, histogram (1
+    // grouped sample), _sum and _count.
+    assert_eq!(scrape.samples.len(), 48 + 12 + 1 + 2 + 1 + 2);
+}
+
+#[test]
+fn a_set_inqueue_gauge_holds_until_set_again_and_adds_to_the_computed_figure() {
+    let stats = Stats::<Message>::new();
+    stats.set_inqueue(Message::TunnelReport, 3);
+    let inqueue = |s: &Stats<Message>| {
+        let snapshot = s.snapshot(|m| u64::from(m == Message::TunnelReport));
+        snapshot.row("TunnelReport").unwrap().inqueue
+    };
+    assert_eq!(inqueue(&stats), 4);
+    assert_eq!(inqueue(&stats), 4);
+    stats.set_inqueue(Message::TunnelReport, 0);
+    assert_eq!(inqueue(&stats), 1);
 }
 
 #[test]

@@ -14,6 +14,9 @@
 //!   writes what the machine sends, one frame at a time;
 //! - `Send` / `Close`: handed to the link's task.
 //!
+//! The machine's [`Record`](super::Record)s go to [`DriverConfig::stats`] after each turn,
+//! with the Inqueue of the tunnel's rows (the frames in its send buffer).
+//!
 //! The machine's `now` is `tokio::time::Instant::now()`, and its timeout is slept with
 //! `tokio::time::sleep_until`, so tests can pause tokio's clock. The back-off jitter comes
 //! from `rand`.
@@ -37,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{CloudStatus, Event, Link, Tunnel, TunnelConfig};
 use crate::dial::ProxyPolicy;
+use crate::stats::{Message, Stats};
 use crate::transport::{TlsSettings, TransportError};
 
 /// The longest any single I/O operation of the driver may take (a lookup, a connect with its
@@ -54,6 +58,8 @@ pub struct DriverConfig {
     /// The HTTP proxies: a `CONNECT` tunnel to the cloud's domain and port (and to a CAS
     /// elsewhere) when one serves it; [`ProxyPolicy::default`] connects directly.
     pub proxy: ProxyPolicy,
+    /// The call-home statistics the tunnel's rows are counted in (the agent's).
+    pub stats: Stats<Message>,
 }
 
 /// The driver could not be configured.
@@ -125,7 +131,8 @@ impl CloudClient {
             tls: config.tls,
             proxies: config.proxy,
         };
-        tokio::spawn(task::Driver::new(tunnel, egress, event_tx).run(command_rx));
+        let driver = task::Driver::new(tunnel, egress, event_tx, config.stats);
+        tokio::spawn(driver.run(command_rx));
         (Self { commands }, events)
     }
 

@@ -16,8 +16,10 @@ use super::http::{self, Exchange, Idle, Pool, Request, Sender};
 use super::link::{self, LinkEvent, LinkHandle, Open};
 use super::net::Egress;
 use crate::cloud::{
-    Action, ConnectError, Event, HttpResponse, HttpStep, Link, ResolveError, SendError, Tunnel,
+    Action, ConnectError, Event, HttpResponse, HttpStep, Link, Record, ResolveError, SendError,
+    Tunnel,
 };
+use crate::stats::{Message, MessageType, Stats};
 
 /// The machine's clock: tokio's, so that tests can pause it.
 pub(super) fn now() -> std::time::Instant {
@@ -55,6 +57,7 @@ pub(super) struct Driver {
     tunnel: Tunnel,
     egress: Egress,
     events: mpsc::UnboundedSender<Event>,
+    stats: Stats<Message>,
     done: mpsc::UnboundedSender<Completion>,
     completions: mpsc::UnboundedReceiver<Completion>,
     pool: Pool,
@@ -71,12 +74,14 @@ impl Driver {
         tunnel: Tunnel,
         egress: Egress,
         events: mpsc::UnboundedSender<Event>,
+        stats: Stats<Message>,
     ) -> Self {
         let (done, completions) = mpsc::unbounded_channel();
         Self {
             tunnel,
             egress,
             events,
+            stats,
             done,
             completions,
             pool: Pool::default(),
@@ -110,6 +115,8 @@ impl Driver {
             if let Some((_, task)) = self.step.take() {
                 task.abort();
             }
+            self.tunnel.stop(now());
+            self.count();
         }
         .instrument(span)
         .await;
@@ -123,6 +130,21 @@ impl Driver {
         while let Some(event) = self.tunnel.poll_event() {
             debug!(?event, "tunnel event");
             let _receiver_gone = self.events.send(event);
+        }
+        self.count();
+    }
+
+    /// Copies the machine's records into the statistics, and the Inqueue of its rows.
+    fn count(&mut self) {
+        while let Some(record) = self.tunnel.poll_record() {
+            match record {
+                Record::Attempt(row) => self.stats.attempt(row),
+                Record::Delivered(row, delivery) => self.stats.delivered(row, delivery),
+                Record::Dropped(row) => self.stats.dropped(row, 1),
+            }
+        }
+        for row in Message::ALL.iter().copied().filter(|m| m.is_tunnel()) {
+            self.stats.set_inqueue(row, self.tunnel.queued(row));
         }
     }
 

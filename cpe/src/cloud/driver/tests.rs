@@ -31,6 +31,7 @@ fn config(pki: &Pki, port: u16) -> DriverConfig {
         },
         tls: cloud_tls(Some(&pki.ca_file)).unwrap(),
         proxy: Default::default(),
+        stats: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ mod establish;
 mod keepalive;
 mod links;
 mod malformed;
+mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -154,6 +155,7 @@ fn config(pki: &Pki, domain: &str, port: u16, services: &[&str]) -> DriverConfig
         },
         tls: pki.client_tls(),
         proxy: Default::default(),
+        stats: Default::default(),
     }
 }
 
@@ -259,6 +261,15 @@ const SETTLE_ROUNDS: usize = 40;
 /// jumping ahead by itself while loopback I/O is in flight) and lets that I/O finish. Returns
 /// the driver's events, each with the instant it was seen at.
 async fn run_paused(device: &mut Device, total: Duration) -> Vec<(Instant, Event)> {
+    run_paused_until(device, total, |_| false).await
+}
+
+/// [`run_paused`], stopping after the step in which an event that `stop` accepts came.
+async fn run_paused_until(
+    device: &mut Device,
+    total: Duration,
+    stop: impl Fn(&Event) -> bool,
+) -> Vec<(Instant, Event)> {
     let end = Instant::now() + total;
     let mut seen = Vec::new();
     while Instant::now() < end {
@@ -268,6 +279,9 @@ async fn run_paused(device: &mut Device, total: Duration) -> Vec<(Instant, Event
         }
         let now = Instant::now();
         seen.extend(device.drain().into_iter().map(|event| (now, event)));
+        if seen.iter().any(|(_, event)| stop(event)) {
+            break;
+        }
     }
     seen
 }
