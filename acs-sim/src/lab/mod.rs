@@ -417,14 +417,14 @@ async fn flow(
     let first_state = dir.path().join("LAB0001");
     use cpe::control::{Request, Response};
     let table = ask_first(&first_state, Request::CloudStatus, |answer| match answer {
-        Response::CloudStatus { rows } => Ok(cpe::cloud::StatusTable(rows).render()),
-        other => Err(other),
+        Response::CloudStatus { rows } => Some(cpe::cloud::StatusTable(rows.clone()).render()),
+        _ => None,
     })
     .await;
     timeline.block("LAB0001: cpe cloud status", &table);
     let stats = ask_first(&first_state, Request::Stats, |answer| match answer {
-        Response::Stats(snapshot) => Ok(snapshot.render()),
-        other => Err(other),
+        Response::Stats(snapshot) => Some(snapshot.render()),
+        _ => None,
     })
     .await;
     timeline.block("LAB0001: cpe stats", &stats);
@@ -440,11 +440,10 @@ async fn flow(
 async fn ask_first(
     state: &Path,
     request: cpe::control::Request,
-    render: impl FnOnce(cpe::control::Response) -> Result<String, cpe::control::Response>,
+    render: impl FnOnce(&cpe::control::Response) -> Option<String>,
 ) -> String {
-    match cpe::control::request(state, &request).await.map(render) {
-        Ok(Ok(text)) => text,
-        Ok(Err(other)) => format!("unexpected answer: {other:?}\n"),
+    match cpe::control::request(state, &request).await {
+        Ok(answer) => render(&answer).unwrap_or_else(|| format!("unexpected answer: {answer:?}\n")),
         Err(e) => format!("{e}\n"),
     }
 }
