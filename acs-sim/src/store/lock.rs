@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum LockError {
     /// Another process holds it: a server runs on the store, or a restore is under way.
-    /// The message leaves the store's path to the caller, which names it (`store X: ...`).
-    #[error("in use by another process (it holds the lock {})", lock.display())]
+    #[error("store {} is in use by another process (it holds the lock {})", db.display(), lock.display())]
     InUse {
         /// The store file.
         db: PathBuf,
