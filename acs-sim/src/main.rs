@@ -10,7 +10,7 @@ use acs_sim::config::{Overrides, ServeConfig};
 use acs_sim::files::FileStore;
 use acs_sim::lab::{LabOptions, MAX_CPES};
 use acs_sim::scenario::Scenario;
-use acs_sim::store::SqliteStore;
+use acs_sim::store::{SqliteStore, StoreError};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cpe::config::LogFormat;
@@ -270,8 +270,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.log.format = LogFormat::Json;
     }
     init_logging(&config.log, "info")?;
-    let store =
-        SqliteStore::open(&config.db).with_context(|| format!("store {}", config.db.display()))?;
+    // A store in use names itself and its lock; other failures get the store's path here.
+    let store = SqliteStore::open(&config.db).map_err(|e| match e {
+        StoreError::Lock(_) => anyhow::Error::from(e),
+        e => anyhow::Error::from(e).context(format!("store {}", config.db.display())),
+    })?;
     let files = FileStore::new(&config.files_dir)
         .with_context(|| format!("file area {}", config.files_dir.display()))?;
     let vars: Vec<(&str, &str)> = args
