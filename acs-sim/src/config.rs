@@ -6,6 +6,7 @@
 //! cwmps = "127.0.0.1:7548"       # CWMP over HTTPS (needs [tls]); off by default
 //! nbi = "127.0.0.1:7557"         # GenieACS-compatible REST API
 //! files = "127.0.0.1:7567"       # file server for Download / Upload
+//! files_tls = "127.0.0.1:7568"   # the file server over HTTPS (needs [tls]); off by default
 //!
 //! [store]
 //! db = "acs-sim.db"              # SQLite file
@@ -31,7 +32,7 @@
 //! allow_basic = false
 //! timeout = 5                    # seconds, 1 to 120
 //!
-//! [tls]                          # for the cwmps listener
+//! [tls]                          # for the cwmps and files_tls listeners
 //! cert = "cert.pem"
 //! key = "key.pem"
 //!
@@ -101,6 +102,8 @@ pub struct ListenSection {
     pub nbi: Option<String>,
     /// File server.
     pub files: Option<String>,
+    /// File server over HTTPS.
+    pub files_tls: Option<String>,
 }
 
 /// `[store]`.
@@ -191,6 +194,8 @@ pub struct Overrides {
     pub nbi: Option<String>,
     /// `--files` / `ACS_FILES`.
     pub files: Option<String>,
+    /// `--files-tls` / `ACS_FILES_TLS`.
+    pub files_tls: Option<String>,
     /// `--db` / `ACS_DB`.
     pub db: Option<PathBuf>,
     /// `--scenario` / `ACS_SCENARIO`.
@@ -210,6 +215,8 @@ pub struct ServeConfig {
     pub nbi: SocketAddr,
     /// File server.
     pub files: SocketAddr,
+    /// File server over HTTPS, with its certificate and key files.
+    pub files_tls: Option<(SocketAddr, PathBuf, PathBuf)>,
     /// SQLite file.
     pub db: PathBuf,
     /// Blob directory.
@@ -227,6 +234,24 @@ fn invalid(field: &'static str, value: impl ToString, allowed: &'static str) -> 
         field,
         value: value.to_string(),
         allowed,
+    }
+}
+
+/// A listener that serves HTTPS with `[tls]`'s certificate: off when `text` is `None`; an
+/// error naming `tls.cert` (`needs`) when it is on without a certificate.
+fn tls_listener(
+    field: &'static str,
+    text: Option<String>,
+    tls: &TlsSection,
+    needs: &'static str,
+) -> Result<Option<(SocketAddr, PathBuf, PathBuf)>, ConfigError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let addr = address(field, Some(text), "")?;
+    match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => Ok(Some((addr, cert.clone(), key.clone()))),
+        _ => Err(invalid("tls.cert", "(missing)", needs)),
     }
 }
 
@@ -279,20 +304,18 @@ impl ServeConfig {
             o.files.or(file.listen.files),
             "127.0.0.1:7567",
         )?;
-        let cwmps = match o.cwmps.or(file.listen.cwmps) {
-            None => None,
-            Some(text) => {
-                let addr = address("listen.cwmps", Some(text), "")?;
-                let (Some(cert), Some(key)) = (file.tls.cert, file.tls.key) else {
-                    return Err(invalid(
-                        "tls.cert",
-                        "(missing)",
-                        "listen.cwmps needs tls.cert and tls.key",
-                    ));
-                };
-                Some((addr, cert, key))
-            }
-        };
+        let cwmps = tls_listener(
+            "listen.cwmps",
+            o.cwmps.or(file.listen.cwmps),
+            &file.tls,
+            "listen.cwmps needs tls.cert and tls.key",
+        )?;
+        let files_tls = tls_listener(
+            "listen.files_tls",
+            o.files_tls.or(file.listen.files_tls),
+            &file.tls,
+            "listen.files_tls needs tls.cert and tls.key",
+        )?;
         let max_version = match file.acs.max_version.as_deref() {
             None => schemas::soap::CwmpVersion::V1_4,
             Some(text) => text
@@ -375,6 +398,7 @@ impl ServeConfig {
         Ok(Self {
             cwmp,
             cwmps,
+            files_tls,
             nbi,
             files,
             db: o
@@ -503,6 +527,14 @@ mod tests {
             (
                 "[listen]\ncwmps = \"127.0.0.1:7548\"",
                 "`tls.cert` = (missing): listen.cwmps needs tls.cert and tls.key",
+            ),
+            (
+                "[listen]\nfiles_tls = \"127.0.0.1:7568\"",
+                "`tls.cert` = (missing): listen.files_tls needs tls.cert and tls.key",
+            ),
+            (
+                "[listen]\nfiles_tls = \"nowhere\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"",
+                "`listen.files_tls` = nowhere: an address and port, e.g. 127.0.0.1:7547 or [::]:7547",
             ),
             (
                 "[acs]\nfiles_url = \"ftp://x\"",

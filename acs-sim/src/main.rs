@@ -181,6 +181,9 @@ struct ServeArgs {
     /// File server listen address [default: 127.0.0.1:7567].
     #[arg(long, env = "ACS_FILES")]
     files: Option<String>,
+    /// File server over HTTPS listen address (needs [tls] in the configuration).
+    #[arg(long, env = "ACS_FILES_TLS")]
+    files_tls: Option<String>,
     /// SQLite database file [default: acs-sim.db].
     #[arg(long, env = "ACS_DB")]
     db: Option<PathBuf>,
@@ -259,6 +262,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let overrides = Overrides {
         cwmp: args.cwmp,
         cwmps: args.cwmps,
+        files_tls: args.files_tls,
         nbi: args.nbi,
         files: args.files,
         db: args.db,
@@ -325,6 +329,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&acs),
         stopped(),
     ));
+    if let Some((addr, cert, key)) = &config.files_tls {
+        servers.spawn(acs_sim::files::serve_tls(
+            bind(*addr).await?,
+            Arc::clone(&acs),
+            tls_config(cert, key)?,
+            stopped(),
+        ));
+    }
     cpe::oplog!(ACS_STARTED, cwmp = %config.cwmp, nbi = %config.nbi, files = %config.files, db = %config.db.display(), "acs-sim serving");
     tokio::select! {
         () = shutdown_signal() => cpe::oplog!(ACS_STOPPING, "stopping"),

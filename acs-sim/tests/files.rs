@@ -518,3 +518,88 @@ async fn nbi_upload_over_the_limit_gets_413_json() {
 fn get(path: &str) -> Request<Empty<Bytes>> {
     request(Method::GET, path, Empty::new())
 }
+
+#[path = "../../cpe/tests/agent/support/pki.rs"]
+#[allow(dead_code)] // The CPE's certificate is not used here.
+mod pki;
+
+/// The CPE's own transport client (what a Download or Upload uses), trusting `ca_file`.
+fn cpe_client(ca_file: Option<std::path::PathBuf>) -> cpe::transport::Client {
+    cpe::transport::Client::new(cpe::transport::TransportConfig {
+        tls: cpe::transport::TlsSettings {
+            ca_file,
+            system_ca_file: "/nonexistent".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_https_file_server_takes_an_upload_and_serves_it_to_a_client_that_trusts_it() {
+    let pki = pki::Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let area = FileStore::new(dir.path().join("files")).unwrap();
+    let config = AcsConfig {
+        files_url: format!("https://{addr}/"),
+        ..AcsConfig::default()
+    };
+    let acs = Acs::new(store, config, Scenario::default(), area);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(files::serve_tls(
+        listener,
+        Arc::clone(&acs),
+        pki.server_config(false),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let url = |name: &str| format!("https://127.0.0.1:{}/{name}", addr.port());
+
+    let trusting = cpe_client(Some(pki.ca_file.clone()));
+    let status = trusting
+        .upload(
+            url("conf.snap").parse().unwrap(),
+            None,
+            Method::PUT,
+            Bytes::from_static(b"configuration bytes"),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert!(status.is_success(), "{status}");
+    let mut body = Vec::new();
+    let got = trusting
+        .download(url("conf.snap").parse().unwrap(), None, &mut body, 1024)
+        .await
+        .unwrap();
+    assert_eq!(body, b"configuration bytes");
+    assert_eq!(got.bytes, 19);
+    assert_eq!(acs.store.file("conf.snap").unwrap().size, 19);
+
+    // A client without the CA refuses the server's certificate, and the server carries on.
+    let stranger = cpe_client(None);
+    let refused = stranger
+        .download(
+            url("conf.snap").parse().unwrap(),
+            None,
+            &mut Vec::new(),
+            1024,
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("certificate"), "{refused}");
+    let mut again = Vec::new();
+    trusting
+        .download(url("conf.snap").parse().unwrap(), None, &mut again, 1024)
+        .await
+        .unwrap();
+    assert_eq!(again, b"configuration bytes");
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

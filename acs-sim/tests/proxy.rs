@@ -107,24 +107,6 @@ async fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// TLS in front of the plain file server: what an operator puts before it for https URLs.
-async fn tls_front(pki: &Pki, listener: TcpListener, backend: SocketAddr) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config(false));
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                if let Ok(mut plain) = TcpStream::connect(backend).await {
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-                }
-            });
-        }
-    });
-}
-
 /// The cloud server on loopback, knowing [`SERIAL`].
 async fn start_cloud(pki: &Pki) -> (Cloud, u16, watch::Sender<bool>) {
     let server = CloudServer::bind(CloudConfig {
@@ -221,22 +203,20 @@ async fn cwmp_download_and_cloud_tunnel_all_pass_through_the_proxy_with_basic_au
     let (cloud, cloud_port, _cloud_stop) = start_cloud(&pki).await;
     let mut cloud_events = cloud.subscribe();
 
-    // The file server (plain) behind TLS; Download URLs name the TLS side.
-    let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let front_addr = front.local_addr().unwrap();
+    // The file server over HTTPS; Download URLs name it.
+    let files = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let files_addr = files.local_addr().unwrap();
     let config = acs_sim::acs::AcsConfig {
-        files_url: format!("https://{front_addr}/"),
+        files_url: format!("https://{files_addr}/"),
         ..support::config()
     };
     let acs = TestAcs::start_with(config, Some(pki.server_config(false))).await;
-    let files = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let files_addr = files.local_addr().unwrap();
-    tokio::spawn(acs_sim::files::serve(
+    tokio::spawn(acs_sim::files::serve_tls(
         files,
         Arc::clone(&acs.acs),
+        pki.server_config(false),
         std::future::pending(),
     ));
-    tls_front(&pki, front, files_addr).await;
     let page = http_body_util::Full::new(bytes::Bytes::from_static(b"<h1>via proxy</h1>"));
     let new_file = NewFile {
         file_type: "2 Web Content".to_owned(),
@@ -291,7 +271,7 @@ async fn cwmp_download_and_cloud_tunnel_all_pass_through_the_proxy_with_basic_au
     let connects = proxy.connects();
     for (what, target) in [
         ("the ACS", acs.addr),
-        ("the file server", front_addr),
+        ("the file server", files_addr),
         ("the cloud", SocketAddr::from(([127, 0, 0, 1], cloud_port))),
     ] {
         assert!(

@@ -36,7 +36,7 @@ use crate::store::{FileMeta, Store, StoreError};
 
 pub use name::{MAX_NAME_LEN, encode_segment, validate_name};
 pub use nbi::nbi_routes;
-pub use server::{DEFAULT_PORT, serve};
+pub use server::{DEFAULT_PORT, serve, serve_tls};
 
 /// The default largest file accepted, 1 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;

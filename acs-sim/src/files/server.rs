@@ -1,7 +1,7 @@
 //! The file server CPEs download from and upload to (TR-069 Amd 6 A.3.2.8 Download, A.4.1.5
 //! Upload: the CPE fetches or sends the file at the URL the ACS gave, over HTTP; `Range` lets a
 //! download resume). `GET`/`HEAD /<name>` serve a stored file; `PUT` or `POST /<name>` stores
-//! the request body under that name.
+//! the request body under that name. [`serve_tls`] is the same over HTTPS.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,8 +16,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument as _, debug, debug_span};
 
 use super::name::{decode, query_param};
@@ -32,19 +34,43 @@ pub const DEFAULT_PORT: u16 = 7567;
 const MAX_CONNECTIONS: usize = 256;
 /// Time allowed to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed for a client's TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open transfers may go on after shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves files from `acs.files` on `listener` until `shutdown` resolves, then stops accepting,
-/// lets open requests finish for a few seconds, and returns.
+/// Serves files from `acs.files` on `listener` over HTTP until `shutdown` resolves, then stops
+/// accepting, lets open requests finish for a few seconds, and returns.
 pub async fn serve(
     listener: TcpListener,
     acs: Arc<Acs>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with(listener, acs, None, shutdown).await
+}
+
+/// [`serve`] over HTTPS with `tls` (TR-069 Amd 6 §3.3: the CPE verifies the file server's
+/// certificate as it does the ACS's), for Download and Upload URLs that start with `https://`.
+pub async fn serve_tls(
+    listener: TcpListener,
+    acs: Arc<Acs>,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with(listener, acs, Some(TlsAcceptor::from(tls)), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    acs: Arc<Acs>,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let local_addr = listener.local_addr()?;
-    cpe::oplog!(FILES_LISTENING, %local_addr, "file server listening");
-    let _listening = acs.components().listening("files", local_addr);
+    let secure = tls.is_some();
+    cpe::oplog!(FILES_LISTENING, %local_addr, tls = secure, "file server listening");
+    let name = if secure { "files-tls" } else { "files" };
+    let _listening = acs.components().listening(name, local_addr);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -55,8 +81,18 @@ pub async fn serve(
     };
     let open = net::serve(listener, limits, shutdown, |accepted| {
         let peer = accepted.peer;
-        serve_connection(accepted.stream, Arc::clone(&acs), &http, accepted.stop)
-            .instrument(debug_span!("files", %peer))
+        let (acs, http, tls) = (Arc::clone(&acs), http.clone(), tls.clone());
+        async move {
+            let Some(tls) = tls else {
+                return serve_connection(accepted.stream, acs, &http, accepted.stop).await;
+            };
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(accepted.stream)).await {
+                Ok(Ok(stream)) => serve_connection(stream, acs, &http, accepted.stop).await,
+                Ok(Err(error)) => debug!(%error, "file server TLS handshake failed"),
+                Err(_) => debug!("file server TLS handshake timed out"),
+            }
+        }
+        .instrument(debug_span!("files", %peer))
     })
     .await;
     cpe::oplog!(FILES_STOPPED, %local_addr, open, "file server stopped");
@@ -64,12 +100,15 @@ pub async fn serve(
 }
 
 /// Serves one connection until it closes or `stop` turns true.
-fn serve_connection(
-    stream: TcpStream,
+fn serve_connection<I>(
+    stream: I,
     acs: Arc<Acs>,
     http: &http1::Builder,
     mut stop: watch::Receiver<bool>,
-) -> impl Future<Output = ()> + Send + 'static {
+) -> impl Future<Output = ()> + Send + 'static
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request| {
         let acs = Arc::clone(&acs);
         async move { Ok::<_, Infallible>(handle(&acs, request).await) }
