@@ -1,6 +1,7 @@
 //! The accept loop every server of the toolkit runs (the CPE's Connection Request server, the
 //! ACS's CWMP endpoint and file server): a bounded number of connections at once, a back-off
-//! when `accept` fails for want of descriptors, and a graceful stop.
+//! when `accept` fails for want of descriptors, and a graceful stop; and the bounded TLS
+//! handshake of the servers that speak HTTPS.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +25,26 @@ pub struct Accepted {
     pub peer: SocketAddr,
     /// Turns true when the server stops: finish the request at hand, then close.
     pub stop: watch::Receiver<bool>,
+}
+
+/// The server side of a TLS handshake on `stream`, within `limit`; `None` (logged at debug:
+/// a client's failure, not the server's) when it fails or takes longer.
+pub async fn tls_handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
+    }
 }
 
 /// How [`serve`] runs.

@@ -59,11 +59,10 @@ pub(super) async fn connection(
     tls: tokio_rustls::TlsAcceptor,
     accepted: Accepted,
 ) {
-    let handshake = tokio::time::timeout(limits.handshake_timeout, tls.accept(accepted.stream));
-    let stream = match handshake.await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(error)) => return tracing::debug!(%error, "TLS handshake failed"),
-        Err(_) => return tracing::debug!("TLS handshake timed out"),
+    let Some(stream) =
+        cpe::net::tls_handshake(&tls, accepted.stream, limits.handshake_timeout).await
+    else {
+        return;
     };
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

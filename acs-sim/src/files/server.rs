@@ -86,10 +86,10 @@ async fn serve_with(
             let Some(tls) = tls else {
                 return serve_connection(accepted.stream, acs, &http, accepted.stop).await;
             };
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(accepted.stream)).await {
-                Ok(Ok(stream)) => serve_connection(stream, acs, &http, accepted.stop).await,
-                Ok(Err(error)) => debug!(%error, "file server TLS handshake failed"),
-                Err(_) => debug!("file server TLS handshake timed out"),
+            if let Some(stream) =
+                net::tls_handshake(&tls, accepted.stream, TLS_HANDSHAKE_TIMEOUT).await
+            {
+                serve_connection(stream, acs, &http, accepted.stop).await;
             }
         }
         .instrument(debug_span!("files", %peer))

@@ -53,12 +53,9 @@ impl Connection {
         let Some(tls) = tls else {
             return self.serve(stream).await;
         };
-        let handshake =
-            tokio::time::timeout(self.shared.limits.tls_handshake_timeout, tls.accept(stream));
-        match handshake.await {
-            Ok(Ok(stream)) => self.serve(stream).await,
-            Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-            Err(_) => tracing::debug!("TLS handshake timed out"),
+        let limit = self.shared.limits.tls_handshake_timeout;
+        if let Some(stream) = cpe::net::tls_handshake(&tls, stream, limit).await {
+            self.serve(stream).await;
         }
     }
 
